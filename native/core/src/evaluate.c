@@ -1,0 +1,177 @@
+/*
+ * evaluate.c - forward passes over many examples: accuracy, cost and
+ * confusion of a labelled set, or the scores and predicted labels of inputs.
+ *
+ * The examples are cut into fixed chunks of CHUNK rows; threads take chunks
+ * in turn and keep their own per-chunk sums, which are added in chunk order at
+ * the end, so every result is the same whatever the thread count.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kernels.h"
+#include "pool.h"
+
+#define CHUNK 64
+
+typedef struct eval_job {
+  const hdrnn_network *net;
+  const hdrnn_dataset *data;
+  const hdrnn_kernels *kernels;
+  size_t chunks;
+  size_t width;          /* widest layer */
+  float *workspace;      /* threads * 2 * CHUNK * width floats */
+  /* outputs */
+  float *scores;         /* optional, count * outputs */
+  uint32_t *labels;      /* optional, count */
+  int evaluate;          /* labelled: fill the per-chunk results below */
+  double *chunk_loss;    /* chunks */
+  size_t *chunk_correct; /* chunks */
+  uint64_t *confusion;   /* threads * outputs * outputs, or NULL */
+} eval_job;
+
+/* Forward pass of rows [first, first + rows); returns the output activations. */
+static const float *forward_rows(const eval_job *job, float *ping, float *pong, size_t first,
+                                 size_t rows) {
+  const hdrnn_network *net = job->net;
+  const hdrnn_dataset *data = job->data;
+  const size_t n = data->input_size;
+  for (size_t r = 0; r < rows; r++) {
+    if (data->pixels != NULL)
+      job->kernels->scale_bytes(ping + r * n, data->pixels + (first + r) * n, n);
+    else
+      memcpy(ping + r * n, data->features + (first + r) * n, n * sizeof(float));
+  }
+  float *in = ping, *out = pong;
+  for (size_t l = 0; l + 1 < net->layer_count; l++) {
+    const size_t k = net->sizes[l], m = net->sizes[l + 1];
+    job->kernels->forward(rows, m, k, in, k, net->params + net->weight_offsets[l], k,
+                          net->params + net->bias_offsets[l], out, m);
+    job->kernels->sigmoid(out, rows * m);
+    float *t = in;
+    in = out;
+    out = t;
+  }
+  return in;
+}
+
+static void eval_thread(void *ctx, unsigned tid, unsigned threads) {
+  eval_job *job = ctx;
+  const size_t outputs = job->net->sizes[job->net->layer_count - 1];
+  float *ping = job->workspace + (size_t)tid * 2 * CHUNK * job->width;
+  float *pong = ping + CHUNK * job->width;
+  uint64_t *confusion = job->confusion != NULL ? job->confusion + (size_t)tid * outputs * outputs : NULL;
+  for (size_t c = tid; c < job->chunks; c += threads) {
+    const size_t first = c * CHUNK;
+    const size_t rows = job->data->count - first < CHUNK ? job->data->count - first : CHUNK;
+    const float *a = forward_rows(job, ping, pong, first, rows);
+    if (job->scores != NULL) memcpy(job->scores + first * outputs, a, rows * outputs * sizeof(float));
+    double loss = 0.0;
+    size_t correct = 0;
+    for (size_t r = 0; r < rows; r++) {
+      const size_t predicted = hdrnn_argmax(a + r * outputs, outputs);
+      if (job->labels != NULL) job->labels[first + r] = (uint32_t)predicted;
+      if (!job->evaluate) continue;
+      const uint32_t label = hdrnn_dataset_label(job->data, first + r);
+      for (size_t j = 0; j < outputs; j++) {
+        const double diff = (double)a[r * outputs + j] - (j == label ? 1.0 : 0.0);
+        loss += 0.5 * diff * diff;
+      }
+      correct += predicted == label;
+      if (confusion != NULL) confusion[(size_t)label * outputs + predicted]++;
+    }
+    if (job->evaluate) {
+      job->chunk_loss[c] = loss;
+      job->chunk_correct[c] = correct;
+    }
+  }
+}
+
+static hdrnn_code run(eval_job *job, const hdrnn_run_options *options, hdrnn_status *status) {
+  const hdrnn_network *net = job->net;
+  job->kernels = options != NULL && options->kernels != NULL ? options->kernels : hdrnn_kernels_best();
+  job->chunks = (job->data->count + CHUNK - 1) / CHUNK;
+  unsigned threads = options != NULL && options->threads != 0 ? options->threads : hdrnn_cpu_count();
+  if (threads > 1024) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "%u threads is more than 1024", threads);
+  if (threads > job->chunks) threads = job->chunks > 0 ? (unsigned)job->chunks : 1;
+  job->width = 0;
+  for (size_t l = 0; l < net->layer_count; l++)
+    if (net->sizes[l] > job->width) job->width = net->sizes[l];
+  size_t per_thread, total;
+  if (!hdrnn_mul_size(job->width, 2 * CHUNK, &per_thread) ||
+      !hdrnn_mul_size(per_thread, threads, &total))
+    return hdrnn_fail(status, HDRNN_ERR_LIMIT, "network too wide to evaluate");
+  job->workspace = hdrnn_aligned_alloc(total, sizeof(float));
+  hdrnn_pool *pool = NULL;
+  hdrnn_code code = job->workspace == NULL
+                        ? hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory for evaluation")
+                        : hdrnn_pool_create(&pool, threads, status);
+  if (code == HDRNN_OK) hdrnn_pool_run(pool, eval_thread, job);
+  hdrnn_pool_free(pool);
+  hdrnn_aligned_free(job->workspace);
+  job->workspace = NULL;
+  return code;
+}
+
+hdrnn_code hdrnn_evaluate(const hdrnn_network *net, const hdrnn_dataset *data,
+                          const hdrnn_run_options *options, hdrnn_evaluation *result,
+                          hdrnn_status *status) {
+  if (result == NULL) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "missing result");
+  hdrnn_code code = hdrnn_dataset_check(data, net, 1, status);
+  if (code != HDRNN_OK) return code;
+  const size_t outputs = net->sizes[net->layer_count - 1];
+  eval_job job;
+  memset(&job, 0, sizeof job);
+  job.net = net;
+  job.data = data;
+  job.evaluate = 1;
+  const size_t chunks = (data->count + CHUNK - 1) / CHUNK;
+  const unsigned most_threads = options != NULL && options->threads != 0 ? options->threads : hdrnn_cpu_count();
+  job.chunk_loss = calloc(chunks + 1, sizeof *job.chunk_loss);
+  job.chunk_correct = calloc(chunks + 1, sizeof *job.chunk_correct);
+  size_t cells = 0;
+  if (result->confusion != NULL &&
+      (!hdrnn_mul_size(outputs, outputs, &cells) || !hdrnn_mul_size(cells, most_threads, &cells)))
+    code = hdrnn_fail(status, HDRNN_ERR_LIMIT, "too many outputs for a confusion matrix");
+  if (code == HDRNN_OK && result->confusion != NULL) {
+    job.confusion = calloc(cells, sizeof *job.confusion);
+    if (job.confusion == NULL) code = hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
+  }
+  if (code == HDRNN_OK && (job.chunk_loss == NULL || job.chunk_correct == NULL))
+    code = hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
+  if (code == HDRNN_OK) code = run(&job, options, status);
+  if (code == HDRNN_OK) {
+    double loss = 0.0;
+    size_t correct = 0;
+    for (size_t c = 0; c < chunks; c++) {
+      loss += job.chunk_loss[c];
+      correct += job.chunk_correct[c];
+    }
+    result->correct = correct;
+    result->total = data->count;
+    result->loss = data->count > 0 ? loss / (double)data->count : 0.0;
+    if (result->confusion != NULL)
+      for (size_t t = 0; t < most_threads; t++)
+        for (size_t i = 0; i < outputs * outputs; i++)
+          result->confusion[i] += job.confusion[t * outputs * outputs + i];
+  }
+  free(job.chunk_loss);
+  free(job.chunk_correct);
+  free(job.confusion);
+  return code;
+}
+
+hdrnn_code hdrnn_infer(const hdrnn_network *net, const hdrnn_dataset *data,
+                       const hdrnn_run_options *options, float *scores, uint32_t *labels,
+                       hdrnn_status *status) {
+  hdrnn_code code = hdrnn_dataset_check(data, net, 0, status);
+  if (code != HDRNN_OK) return code;
+  eval_job job;
+  memset(&job, 0, sizeof job);
+  job.net = net;
+  job.data = data;
+  job.scores = scores;
+  job.labels = labels;
+  return run(&job, options, status);
+}
