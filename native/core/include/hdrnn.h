@@ -225,6 +225,10 @@ typedef struct hdrnn_train_options {
   unsigned threads;        /* 0: hdrnn_cpu_count() */
   hdrnn_algorithm algorithm;
   const hdrnn_kernels *kernels; /* NULL: hdrnn_kernels_best() */
+  /* Optional flag owned by the caller, read atomically between mini-batches:
+   * while nonzero, hdrnn_trainer_step returns after the mini-batch in hand.
+   * Lets another thread stop training or take a turn at the weights. */
+  const int *interrupt;
 } hdrnn_train_options;
 
 void hdrnn_train_options_default(hdrnn_train_options *options);
@@ -247,8 +251,9 @@ void hdrnn_trainer_free(hdrnn_trainer *trainer);
 void hdrnn_trainer_begin_epoch(hdrnn_trainer *trainer);
 /*
  * Runs at most max_batches mini-batches of the current epoch. Returns the
- * number run in *done; fewer than asked means the epoch is over. Between
- * calls the network holds the weights after a whole mini-batch.
+ * number run in *done: fewer than asked means the epoch is over or the
+ * interrupt flag was raised. Between calls the network holds the weights
+ * after a whole mini-batch.
  */
 hdrnn_code hdrnn_trainer_step(hdrnn_trainer *trainer, size_t max_batches,
                               size_t *done, hdrnn_status *status);

@@ -49,6 +49,8 @@ struct hdrnn_trainer {
   float **deltas;      /* layer_count arrays; [0] unused */
   /* the current step, shared with the pool's threads */
   size_t step_first, step_count; /* batches of this step */
+  size_t step_done;              /* batches finished (set by thread 0) */
+  int step_stop;                 /* thread 0 saw the interrupt flag */
   double step_loss;
   /* reference path */
   hdrnn_reference reference;
@@ -63,6 +65,7 @@ void hdrnn_train_options_default(hdrnn_train_options *options) {
   options->threads = 0;
   options->algorithm = HDRNN_ALGORITHM_BATCHED;
   options->kernels = NULL;
+  options->interrupt = NULL;
 }
 
 static void free_workspaces(hdrnn_trainer *t) {
@@ -190,6 +193,11 @@ static void batch_bounds(const hdrnn_trainer *t, size_t batch, size_t *first, si
   *rows = left < t->options.batch_size ? left : t->options.batch_size;
 }
 
+static int interrupted(const hdrnn_trainer *t) {
+  return t->options.interrupt != NULL &&
+         __atomic_load_n(t->options.interrupt, __ATOMIC_ACQUIRE) != 0;
+}
+
 /* ---------------------------------------------------------- batched path */
 
 static void load_rows(hdrnn_trainer *t, size_t first, size_t begin, size_t end) {
@@ -278,13 +286,20 @@ static void train_batch(hdrnn_trainer *t, size_t batch, unsigned tid, unsigned t
       for (size_t r = 0; r < rows; r++) sum += d[r * out + j];
       b[j] += alpha * sum;
     }
+    /* Thread 0 decides, before the batch's last barrier, whether the step
+     * ends here; the barrier publishes the decision to every thread. */
+    if (l == 1 && tid == 0) t->step_stop = interrupted(t);
     hdrnn_pool_barrier(t->pool);
   }
 }
 
 static void train_step_thread(void *ctx, unsigned tid, unsigned threads) {
   hdrnn_trainer *t = ctx;
-  for (size_t i = 0; i < t->step_count; i++) train_batch(t, t->step_first + i, tid, threads);
+  for (size_t i = 0; i < t->step_count; i++) {
+    train_batch(t, t->step_first + i, tid, threads);
+    if (tid == 0) t->step_done = i + 1;
+    if (t->step_stop) break;
+  }
 }
 
 /* ---------------------------------------------------------- reference path */
@@ -309,21 +324,28 @@ hdrnn_code hdrnn_trainer_step(hdrnn_trainer *t, size_t max_batches, size_t *done
   const size_t count = max_batches < left ? max_batches : left;
   t->step_first = t->batches_done;
   t->step_count = count;
+  t->step_done = 0;
+  t->step_stop = 0;
   t->step_loss = 0.0;
   if (count > 0) {
     if (t->options.algorithm == HDRNN_ALGORITHM_REFERENCE) {
-      for (size_t i = 0; i < count; i++) reference_batch(t, t->step_first + i);
+      for (size_t i = 0; i < count; i++) {
+        reference_batch(t, t->step_first + i);
+        t->step_done = i + 1;
+        if (interrupted(t)) break;
+      }
     } else {
       hdrnn_pool_run(t->pool, train_step_thread, t);
     }
   }
+  const size_t ran = t->step_done;
   size_t first, rows;
-  for (size_t i = 0; i < count; i++) {
+  for (size_t i = 0; i < ran; i++) {
     batch_bounds(t, t->step_first + i, &first, &rows);
     t->loss_count += rows;
   }
   t->loss_sum += t->step_loss;
-  t->batches_done += count;
-  if (done != NULL) *done = count;
+  t->batches_done += ran;
+  if (done != NULL) *done = ran;
   return hdrnn_ok(status);
 }

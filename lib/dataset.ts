@@ -1,0 +1,238 @@
+/**
+ * Datasets: examples (rows of input values) and their labels (class
+ * indices), kept in native memory so that a training run on another thread
+ * can read them for minutes whatever JavaScript does meanwhile. Bytes stay
+ * bytes (MNIST is 47 MB, not 188 MB of floats) and are scaled by 1/255 as
+ * each mini-batch is formed; floats are used as they are.
+ */
+import { native, type NativeBytes, type NativeDataset } from './binding';
+import { integer, options, opt, rangeError, typeError } from './validate';
+
+export type InputValues = Uint8Array | Float32Array;
+
+export interface DatasetSource {
+  /**
+   * All examples one after another: `count * inputSize` values. Bytes
+   * (Uint8Array, Uint8ClampedArray) are pixels 0..255, scaled by 1/255;
+   * floats (Float32Array, Float64Array, number[]) are used as they are.
+   */
+  inputs: Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | readonly number[];
+  /** One class index per example (0 .. outputs-1). Needed to train and evaluate. */
+  labels?: Uint8Array | Uint16Array | Uint32Array | Int32Array | readonly number[];
+  /** Values per example; defaults to width * height. */
+  inputSize?: number;
+  /** For images: the width and height of each (informational; width*height must equal inputSize). */
+  width?: number;
+  height?: number;
+}
+
+interface Parts {
+  inputs: NativeBytes;
+  inputsOffset: number;
+  inputType: 'u8' | 'f32';
+  labels?: NativeBytes;
+  labelsOffset: number;
+  labelType: 'u8' | 'u32';
+  count: number;
+  inputSize: number;
+  width?: number;
+  height?: number;
+  classes: number;
+}
+
+const MAX_ROWS = 2 ** 32 - 1;
+
+function isFloat(a: unknown): a is Float32Array | Float64Array | readonly number[] {
+  return a instanceof Float32Array || a instanceof Float64Array || Array.isArray(a);
+}
+
+export class Dataset {
+  /** Number of examples. */
+  readonly count: number;
+  /** Values per example. */
+  readonly inputSize: number;
+  /** Image width and height when the examples are images (MNIST: 28 x 28). */
+  readonly width: number | undefined;
+  readonly height: number | undefined;
+  /** 'u8' for bytes scaled by 1/255, 'f32' for floats used as they are. */
+  readonly inputType: 'u8' | 'f32';
+  /** One more than the largest label (0 without labels): the outputs a network needs. */
+  readonly classes: number;
+  readonly #parts: Parts;
+  #inputsView: InputValues | undefined;
+  #labelsView: Uint8Array | Uint32Array | undefined;
+
+  private constructor(parts: Parts) {
+    this.#parts = parts;
+    this.count = parts.count;
+    this.inputSize = parts.inputSize;
+    this.width = parts.width;
+    this.height = parts.height;
+    this.inputType = parts.inputType;
+    this.classes = parts.classes;
+    Object.freeze(this);
+  }
+
+  /** A dataset from your own arrays. The values are copied into native memory once. */
+  static from(source: DatasetSource): Dataset {
+    const o = options(source, 'source');
+    const inputs = opt(o, 'inputs');
+    const labels = opt(o, 'labels');
+    const width = opt(o, 'width') === undefined ? undefined : integer(opt(o, 'width'), 'source.width', 1, 2 ** 31);
+    const height = opt(o, 'height') === undefined ? undefined : integer(opt(o, 'height'), 'source.height', 1, 2 ** 31);
+    let inputSize: number;
+    if (opt(o, 'inputSize') !== undefined) {
+      inputSize = integer(opt(o, 'inputSize'), 'source.inputSize', 1, 2 ** 32 - 1);
+      if (width !== undefined && height !== undefined && width * height !== inputSize) {
+        throw rangeError('source.width * source.height', `equal to inputSize (${inputSize})`, width * height);
+      }
+    } else if (width !== undefined && height !== undefined) {
+      inputSize = width * height;
+    } else {
+      throw typeError('source.inputSize', 'a number (or give width and height)', undefined);
+    }
+    const bytes = inputs instanceof Uint8Array || inputs instanceof Uint8ClampedArray;
+    if (!bytes && !isFloat(inputs)) {
+      throw typeError('source.inputs', 'a Uint8Array, Uint8ClampedArray, Float32Array, Float64Array or number[]', inputs);
+    }
+    const length = (inputs as ArrayLike<number>).length;
+    if (length % inputSize !== 0) {
+      throw rangeError('source.inputs length', `a multiple of inputSize (${inputSize})`, length);
+    }
+    const count = length / inputSize;
+    if (count > MAX_ROWS) throw rangeError('number of examples', `at most ${MAX_ROWS}`, count);
+
+    let inputBytes: NativeBytes;
+    if (bytes) {
+      inputBytes = new native.NativeBytes(length);
+      new Uint8Array(inputBytes.view()).set(inputs as Uint8Array);
+    } else {
+      inputBytes = new native.NativeBytes(length * 4);
+      const view = new Float32Array(inputBytes.view());
+      view.set(inputs as ArrayLike<number>);
+      for (let i = 0; i < length; i++) {
+        if (!Number.isFinite(view[i])) {
+          throw rangeError(`source.inputs[${i}]`, 'a finite number (as a float32)', (inputs as ArrayLike<number>)[i]);
+        }
+      }
+    }
+
+    let labelBytes: NativeBytes | undefined;
+    let labelType: 'u8' | 'u32' = 'u8';
+    let classes = 0;
+    if (labels !== undefined) {
+      const okType =
+        labels instanceof Uint8Array || labels instanceof Uint16Array || labels instanceof Uint32Array ||
+        labels instanceof Int32Array || Array.isArray(labels);
+      if (!okType) throw typeError('source.labels', 'a Uint8Array, Uint16Array, Uint32Array, Int32Array or number[]', labels);
+      const list = labels as ArrayLike<number>;
+      if (list.length !== count) throw rangeError('source.labels length', `the number of examples (${count})`, list.length);
+      let max = -1;
+      for (let i = 0; i < count; i++) {
+        const v = list[i];
+        if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 32 - 2) {
+          throw rangeError(`source.labels[${i}]`, 'an integer class index from 0', v);
+        }
+        if (v > max) max = v;
+      }
+      classes = max + 1;
+      labelType = max < 256 ? 'u8' : 'u32';
+      labelBytes = new native.NativeBytes(count * (labelType === 'u8' ? 1 : 4));
+      if (labelType === 'u8') new Uint8Array(labelBytes.view()).set(list);
+      else new Uint32Array(labelBytes.view()).set(list);
+    }
+    return new Dataset({
+      inputs: inputBytes,
+      inputsOffset: 0,
+      inputType: bytes ? 'u8' : 'f32',
+      labels: labelBytes,
+      labelsOffset: 0,
+      labelType,
+      count,
+      inputSize,
+      width,
+      height,
+      classes,
+    });
+  }
+
+  /** @internal Wraps native memory read from a file (see mnist.ts). */
+  static fromNative(parts: Parts): Dataset {
+    return new Dataset(parts);
+  }
+
+  /** All input values, row after row: a view of the native memory (writes are seen by training). */
+  get inputs(): InputValues {
+    if (!this.#inputsView) {
+      const p = this.#parts;
+      const n = p.count * p.inputSize;
+      this.#inputsView =
+        p.inputType === 'u8'
+          ? new Uint8Array(p.inputs.view(), p.inputsOffset, n)
+          : new Float32Array(p.inputs.view(), p.inputsOffset, n);
+    }
+    return this.#inputsView;
+  }
+
+  /** The labels (a view of native memory), or undefined. */
+  get labels(): Uint8Array | Uint32Array | undefined {
+    const p = this.#parts;
+    if (!p.labels) return undefined;
+    if (!this.#labelsView) {
+      this.#labelsView =
+        p.labelType === 'u8'
+          ? new Uint8Array(p.labels.view(), p.labelsOffset, p.count)
+          : new Uint32Array(p.labels.view(), p.labelsOffset, p.count);
+    }
+    return this.#labelsView;
+  }
+
+  /** The values of example i (a view, not a copy). */
+  input(i: number): InputValues {
+    integer(i, 'index', 0, this.count - 1);
+    return this.inputs.subarray(i * this.inputSize, (i + 1) * this.inputSize);
+  }
+
+  /** The label of example i. */
+  label(i: number): number {
+    integer(i, 'index', 0, this.count - 1);
+    const labels = this.labels;
+    if (!labels) throw typeError('dataset labels', 'present', undefined);
+    return labels[i];
+  }
+
+  /** Examples [start, end) as a dataset sharing this one's memory (no copy). */
+  slice(start = 0, end = this.count): Dataset {
+    integer(start, 'start', 0, this.count);
+    integer(end, 'end', start, this.count);
+    const p = this.#parts;
+    const valueBytes = p.inputType === 'u8' ? 1 : 4;
+    const labelBytes = p.labelType === 'u8' ? 1 : 4;
+    return new Dataset({
+      ...p,
+      inputsOffset: p.inputsOffset + start * p.inputSize * valueBytes,
+      labelsOffset: p.labelsOffset + start * labelBytes,
+      count: end - start,
+    });
+  }
+
+  /** @internal What the addon needs; it checks every field again. */
+  toNative(): NativeDataset {
+    const p = this.#parts;
+    return {
+      inputs: p.inputs,
+      inputsOffset: p.inputsOffset,
+      inputsType: p.inputType,
+      labels: p.labels,
+      labelsOffset: p.labelsOffset,
+      labelsType: p.labelType,
+      count: p.count,
+      inputSize: p.inputSize,
+    };
+  }
+}
+
+/** Same as Dataset.from(source). */
+export function createDataset(source: DatasetSource): Dataset {
+  return Dataset.from(source);
+}

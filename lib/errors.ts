@@ -1,0 +1,63 @@
+/**
+ * Errors: every error this package throws or rejects with carries a stable
+ * `code`. Argument mistakes are TypeError/RangeError with Node's own codes;
+ * everything else has an `ERR_HDRNN_*` code.
+ */
+
+/** The codes of errors raised by this package, besides Node's own (ENOENT...). */
+export const ErrorCodes = {
+  /** A value of the wrong type was passed (TypeError). */
+  INVALID_ARG_TYPE: 'ERR_INVALID_ARG_TYPE',
+  /** A number outside its allowed range, NaN or Infinity (RangeError). */
+  OUT_OF_RANGE: 'ERR_OUT_OF_RANGE',
+  /** A value of the right type but not allowed (e.g. an unknown format name). */
+  INVALID_ARG_VALUE: 'ERR_INVALID_ARG_VALUE',
+  /** Rejected by the native core as invalid (e.g. a NaN in an input). */
+  INVALID_ARGUMENT: 'ERR_HDRNN_INVALID_ARGUMENT',
+  /** A file is not valid: wrong magic, truncated, lying header, trailing bytes. */
+  BAD_FILE: 'ERR_HDRNN_BAD_FILE',
+  /** A v2 network file does not match its CRC-32: it is corrupted. */
+  CHECKSUM: 'ERR_HDRNN_CHECKSUM',
+  /** Valid but not supported: a newer file version, or a shape the seed format cannot hold. */
+  UNSUPPORTED: 'ERR_HDRNN_UNSUPPORTED',
+  /** Data does not fit the network: input length, labels, output count. */
+  SHAPE_MISMATCH: 'ERR_HDRNN_SHAPE_MISMATCH',
+  /** A size is over a limit (parameters, layers, items, pixels, file bytes). */
+  LIMIT: 'ERR_HDRNN_LIMIT',
+  /** Memory could not be allocated. */
+  OUT_OF_MEMORY: 'ERR_HDRNN_OUT_OF_MEMORY',
+  /** The network is already training. */
+  BUSY: 'ERR_HDRNN_BUSY',
+  /** The operating system refused (e.g. a thread could not be started). */
+  SYSTEM: 'ERR_HDRNN_SYSTEM',
+  /** MNIST files were not found. */
+  NO_DATA: 'ERR_HDRNN_NO_DATA',
+  /** An operation was stopped by its AbortSignal (name 'AbortError'). */
+  ABORTED: 'ABORT_ERR',
+} as const;
+
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/** An Error with a `code`, of the given class. */
+export function codedError<E extends Error>(
+  Kind: new (message: string) => E,
+  code: ErrorCode,
+  message: string,
+  extra?: Record<string, unknown>,
+): E & { code: ErrorCode } {
+  const error = new Kind(message) as E & { code: ErrorCode };
+  Object.defineProperty(error, 'code', { value: code, enumerable: true, writable: true, configurable: true });
+  if (extra) Object.assign(error, extra);
+  return error;
+}
+
+export function hdrnnError(code: ErrorCode, message: string, extra?: Record<string, unknown>): Error & { code: ErrorCode } {
+  return codedError(Error, code, message, extra);
+}
+
+/** The error an aborted operation rejects with, as Node's own APIs do. */
+export function abortError(reason: unknown, extra?: Record<string, unknown>): Error & { code: ErrorCode } {
+  const error = codedError(Error, ErrorCodes.ABORTED, 'The operation was aborted', { cause: reason, ...extra });
+  error.name = 'AbortError';
+  return error;
+}

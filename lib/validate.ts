@@ -1,0 +1,120 @@
+/**
+ * Argument checks shared by the API and the CLI. They run before anything
+ * reaches native code and throw TypeError/RangeError with Node's codes; the
+ * addon checks again, because it cannot trust that it is called from here.
+ */
+import { codedError, ErrorCodes } from './errors';
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return `${typeof value} ${String(value)}`;
+  if (typeof value === 'string') return `string ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)}`;
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'object') return `an instance of ${(value as object).constructor?.name ?? 'Object'}`;
+  return typeof value;
+}
+
+export function typeError(name: string, expected: string, value: unknown): TypeError {
+  return codedError(TypeError, ErrorCodes.INVALID_ARG_TYPE, `${name} must be ${expected}, got ${describe(value)}`);
+}
+
+export function rangeError(name: string, expected: string, value: unknown): RangeError {
+  return codedError(RangeError, ErrorCodes.OUT_OF_RANGE, `${name} must be ${expected}, got ${describe(value)}`);
+}
+
+export function valueError(name: string, expected: string, value: unknown): TypeError {
+  return codedError(TypeError, ErrorCodes.INVALID_ARG_VALUE, `${name} must be ${expected}, got ${describe(value)}`);
+}
+
+/** An integer in [min, max]. */
+export function integer(value: unknown, name: string, min: number, max: number): number {
+  if (typeof value !== 'number') throw typeError(name, 'a number', value);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw rangeError(name, `an integer from ${min} to ${max}`, value);
+  }
+  return value;
+}
+
+/** A finite number in (0, max]. */
+export function positive(value: unknown, name: string, max: number): number {
+  if (typeof value !== 'number') throw typeError(name, 'a number', value);
+  if (!Number.isFinite(value) || value <= 0 || value > max) {
+    throw rangeError(name, `a finite number above 0 and at most ${max}`, value);
+  }
+  return value;
+}
+
+export function boolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw typeError(name, 'a boolean', value);
+  return value;
+}
+
+export function options(value: unknown, name: string): Record<string, unknown> {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw typeError(name, 'an object', value);
+  return value as Record<string, unknown>;
+}
+
+/** Property `key` of a checked options object, if it is there at all. */
+export function opt(o: Record<string, unknown>, key: string): unknown {
+  return Object.prototype.hasOwnProperty.call(o, key) ? o[key] : undefined;
+}
+
+const MAX_U64 = (1n << 64n) - 1n;
+
+/** A seed: an integer 0..2^53-1 or a bigint 0..2^64-1. */
+export function seed(value: unknown, name = 'seed'): bigint {
+  if (typeof value === 'bigint') {
+    if (value < 0n || value > MAX_U64) throw rangeError(name, 'a bigint from 0 to 2^64-1', value);
+    return value;
+  }
+  return BigInt(integer(value, name, 0, Number.MAX_SAFE_INTEGER));
+}
+
+export const KERNEL_NAMES = ['best', 'portable', 'avx2', 'neon'] as const;
+export type KernelName = (typeof KERNEL_NAMES)[number];
+
+export function kernelName(value: unknown, name = 'kernels'): KernelName {
+  if (typeof value !== 'string') throw typeError(name, 'a string', value);
+  if (!(KERNEL_NAMES as readonly string[]).includes(value)) {
+    throw valueError(name, `one of ${KERNEL_NAMES.map((k) => `'${k}'`).join(', ')}`, value);
+  }
+  return value as KernelName;
+}
+
+export function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
+  if (typeof value !== 'string') throw typeError(name, 'a string', value);
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw valueError(name, `one of ${allowed.map((k) => `'${k}'`).join(', ')}`, value);
+  }
+  return value as T;
+}
+
+export function path(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw typeError(name, 'a non-empty string path', value);
+  if (value.includes('\0')) throw valueError(name, 'a path without NUL bytes', value);
+  return value;
+}
+
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
+export function signal(value: unknown, name = 'signal'): AbortSignalLike | undefined {
+  if (value === undefined) return undefined;
+  const s = value as AbortSignalLike;
+  if (value === null || typeof value !== 'object' || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function') {
+    throw typeError(name, 'an AbortSignal', value);
+  }
+  return s;
+}
+
+export function callback<F extends (...args: never[]) => unknown>(value: unknown, name: string): F | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'function') throw typeError(name, 'a function', value);
+  return value as F;
+}

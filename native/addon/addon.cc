@@ -1,0 +1,140 @@
+// addon.cc - module entry: per-instance data, argument helpers, exports.
+#include "addon.h"
+
+#include <cmath>
+#include <cstring>
+#include <thread>
+
+#include "bytes.h"
+#include "errors.h"
+#include "network.h"
+#include "parsers.h"
+#include "train_job.h"
+
+namespace hdrnn_addon {
+
+AddonData &Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
+
+void ThrowType(Napi::Env env, const std::string &message) {
+  Napi::Error e = Napi::TypeError::New(env, message);
+  e.Set("code", Napi::String::New(env, "ERR_INVALID_ARG_TYPE"));
+  throw e;
+}
+
+void ThrowRange(Napi::Env env, const std::string &message) {
+  Napi::Error e = Napi::RangeError::New(env, message);
+  e.Set("code", Napi::String::New(env, "ERR_OUT_OF_RANGE"));
+  throw e;
+}
+
+Napi::Object ExpectObject(Napi::Env env, const Napi::Value &v, const char *what) {
+  if (!v.IsObject()) ThrowType(env, std::string(what) + " must be an object");
+  return v.As<Napi::Object>();
+}
+
+double ExpectInteger(Napi::Env env, const Napi::Value &v, const char *what, double min,
+                     double max) {
+  if (!v.IsNumber()) ThrowType(env, std::string(what) + " must be a number");
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(d) || std::floor(d) != d || d < min || d > max)
+    ThrowRange(env, std::string(what) + " must be an integer from " + std::to_string((long long)min) +
+                        " to " + std::to_string((long long)max));
+  return d;
+}
+
+uint64_t ExpectSeed(Napi::Env env, const Napi::Value &v) {
+  if (v.IsBigInt()) {
+    bool lossless = false;
+    const uint64_t s = v.As<Napi::BigInt>().Uint64Value(&lossless);
+    if (!lossless) ThrowRange(env, "seed must fit in 64 bits and not be negative");
+    return s;
+  }
+  return (uint64_t)ExpectInteger(env, v, "seed", 0, 9007199254740991.0);
+}
+
+Napi::Value Option(const Napi::Object &options, const char *name) {
+  return options.Has(name) ? options.Get(name) : options.Env().Undefined();
+}
+
+const hdrnn_kernels *ExpectKernels(Napi::Env env, const Napi::Value &v) {
+  if (v.IsUndefined() || v.IsNull()) return hdrnn_kernels_best();
+  if (!v.IsString()) ThrowType(env, "kernels must be a string");
+  const std::string name = v.As<Napi::String>();
+  const hdrnn_kernels *k = hdrnn_kernels_find(name.c_str());
+  if (k == nullptr) {
+    Napi::Error e = Napi::Error::New(env, "kernels '" + name + "' are not available on this CPU "
+                                          "(try 'portable' or 'best')");
+    e.Set("code", Napi::String::New(env, "ERR_HDRNN_UNSUPPORTED"));
+    throw e;
+  }
+  return k;
+}
+
+hdrnn_limits ExpectLimits(Napi::Env env, const Napi::Value &v) {
+  hdrnn_limits limits;
+  std::memset(&limits, 0, sizeof limits);
+  if (v.IsUndefined() || v.IsNull()) return limits;
+  Napi::Object o = ExpectObject(env, v, "limits");
+  const double big = 9007199254740991.0;
+  Napi::Value x;
+  if (!(x = Option(o, "maxParameters")).IsUndefined())
+    limits.max_parameters = (uint64_t)ExpectInteger(env, x, "limits.maxParameters", 1, big);
+  if (!(x = Option(o, "maxLayers")).IsUndefined())
+    limits.max_layers = (uint32_t)ExpectInteger(env, x, "limits.maxLayers", 2, 4294967295.0);
+  if (!(x = Option(o, "maxLayerSize")).IsUndefined())
+    limits.max_layer_size = (uint32_t)ExpectInteger(env, x, "limits.maxLayerSize", 1, 4294967295.0);
+  if (!(x = Option(o, "maxItems")).IsUndefined())
+    limits.max_items = (uint64_t)ExpectInteger(env, x, "limits.maxItems", 1, big);
+  if (!(x = Option(o, "maxPixels")).IsUndefined())
+    limits.max_pixels = (uint64_t)ExpectInteger(env, x, "limits.maxPixels", 1, big);
+  return limits;
+}
+
+namespace {
+
+Napi::Value CpuCount(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), hdrnn_cpu_count());
+}
+
+Napi::Object KernelInfo(Napi::Env env) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("best", Napi::String::New(env, hdrnn_kernels_name(hdrnn_kernels_best())));
+  Napi::Array available = Napi::Array::New(env);
+  uint32_t n = 0;
+  for (const char *name : {"portable", "avx2", "neon"})
+    if (hdrnn_kernels_find(name) != nullptr) available.Set(n++, Napi::String::New(env, name));
+  o.Set("available", available);
+  return o;
+}
+
+void Cleanup(void *arg) {
+  // The environment is going away: stop every training thread and wait for
+  // it, so none outlives the objects it reports to.
+  auto *data = static_cast<AddonData *>(arg);
+  data->tearing_down = true;
+  std::set<TrainJob *> jobs = data->jobs;
+  for (TrainJob *job : jobs) job->StopAndJoin();
+}
+
+}  // namespace
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  auto *data = new AddonData();
+  env.SetInstanceData(data);
+  napi_add_env_cleanup_hook(env, Cleanup, data);
+  exports.Set("cpuCount", Napi::Function::New(env, CpuCount, "cpuCount"));
+  exports.Set("kernels", KernelInfo(env));
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  InitBytes(env, exports);
+  InitParsers(env, exports);
+  InitNetwork(env, exports);
+  return exports;
+}
+
+}  // namespace hdrnn_addon
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return hdrnn_addon::Init(env, exports);
+}
+
+NODE_API_MODULE(hdrnn, InitModule)

@@ -1,0 +1,71 @@
+// bytes.cc - see bytes.h.
+#include "bytes.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "addon.h"
+#include "errors.h"
+
+namespace hdrnn_addon {
+
+// Tags a JS object as one of ours so a look-alike cannot be unwrapped.
+static const napi_type_tag kBytesTag = {0x6864726e6e427974ULL, 0x65730001a5c3e1f7ULL};
+
+Store::Store(size_t n) : size(n) {
+  // 64-byte aligned so float views are aligned for SIMD loads.
+  void *p = nullptr;
+  if (posix_memalign(&p, 64, n > 0 ? n : 64) == 0) data = static_cast<uint8_t *>(p);
+  if (data != nullptr) std::memset(data, 0, n);
+}
+
+Store::~Store() { std::free(data); }
+
+Napi::Function Bytes::Define(Napi::Env env) {
+  return DefineClass(env, "NativeBytes",
+                     {InstanceMethod<&Bytes::View>("view"),
+                      InstanceAccessor<&Bytes::ByteLength>("byteLength")});
+}
+
+Bytes::Bytes(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Bytes>(info) {
+  Napi::Env env = info.Env();
+  // Upper bound: what a 32-bit device could address at all; real caps are
+  // checked by the TypeScript layer against the caller's limits.
+  const double n = ExpectInteger(env, info[0], "byteLength", 0, 4294967295.0);
+  auto store = std::make_shared<Store>((size_t)n);
+  if (store->data == nullptr)
+    throw MakeError(env, "ERR_HDRNN_OUT_OF_MEMORY",
+                    "out of memory allocating " + std::to_string((size_t)n) + " bytes");
+  store_ = std::move(store);
+  info.This().As<Napi::Object>().TypeTag(&kBytesTag);
+}
+
+Napi::Value Bytes::View(const Napi::CallbackInfo &info) {
+  if (view_.IsEmpty()) {
+    auto *hold = new std::shared_ptr<Store>(store_);
+    Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
+        info.Env(), store_->data, store_->size,
+        [](Napi::Env, void *, std::shared_ptr<Store> *h) { delete h; }, hold);
+    view_ = Napi::Persistent(buffer);
+  }
+  return view_.Value();
+}
+
+Napi::Value Bytes::ByteLength(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), (double)store_->size);
+}
+
+std::shared_ptr<Store> Bytes::StoreOf(Napi::Env env, const Napi::Value &v, const char *what) {
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kBytesTag))
+    ThrowType(env, std::string(what) + " must be native bytes (build datasets with "
+                                       "createDataset or loadMnist)");
+  return Napi::ObjectWrap<Bytes>::Unwrap(v.As<Napi::Object>())->store_;
+}
+
+void InitBytes(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = Bytes::Define(env);
+  Data(env).bytes_constructor = Napi::Persistent(ctor);
+  exports.Set("NativeBytes", ctor);
+}
+
+}  // namespace hdrnn_addon

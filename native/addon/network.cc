@@ -1,0 +1,214 @@
+// network.cc - see network.h. Every argument is checked here again even
+// though lib/ validates first: this is the boundary into C.
+#include "network.h"
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "addon.h"
+#include "bytes.h"
+#include "dataset.h"
+#include "errors.h"
+#include "train_job.h"
+#include "workers.h"
+
+namespace hdrnn_addon {
+
+namespace {
+
+// Marks the External that carries a decoded network into the constructor,
+// so no other External can be passed off as one.
+const napi_type_tag kAdoptTag = {0x6864726e6e4e6574ULL, 0x41646f7074000001ULL};
+
+RunConfig ExpectRunConfig(Napi::Env env, const Napi::Value &v) {
+  RunConfig config;
+  if (v.IsUndefined() || v.IsNull()) {
+    config.options.kernels = hdrnn_kernels_best();
+    return config;
+  }
+  Napi::Object o = ExpectObject(env, v, "options");
+  const Napi::Value threads = Option(o, "threads");
+  if (!threads.IsUndefined())
+    config.options.threads = (unsigned)ExpectInteger(env, threads, "threads", 1, 1024);
+  config.options.kernels = ExpectKernels(env, Option(o, "kernels"));
+  return config;
+}
+
+hdrnn_format ExpectFormat(Napi::Env env, const Napi::Value &v) {
+  const std::string f = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+  if (f == "seed") return HDRNN_FORMAT_SEED;
+  if (f == "v2") return HDRNN_FORMAT_V2;
+  ThrowType(env, "format must be 'seed' or 'v2'");
+}
+
+}  // namespace
+
+Napi::Function NetworkWrap::Define(Napi::Env env) {
+  return DefineClass(
+      env, "NativeNetwork",
+      {StaticMethod<&NetworkWrap::FromBuffer>("fromBuffer"),
+       StaticMethod<&NetworkWrap::Decode>("decode"),
+       InstanceAccessor<&NetworkWrap::Shape>("shape"),
+       InstanceAccessor<&NetworkWrap::ParameterCount>("parameterCount"),
+       InstanceAccessor<&NetworkWrap::Training>("training"),
+       InstanceMethod<&NetworkWrap::Encode>("encode"),
+       InstanceMethod<&NetworkWrap::Infer>("infer"),
+       InstanceMethod<&NetworkWrap::InferBatch>("inferBatch"),
+       InstanceMethod<&NetworkWrap::Evaluate>("evaluate"),
+       InstanceMethod<&NetworkWrap::Parameters>("parameters"),
+       InstanceMethod<&NetworkWrap::Train>("train")});
+}
+
+NetworkWrap::NetworkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NetworkWrap>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() == 1 && info[0].IsExternal()) { // from Adopt()
+    Napi::External<hdrnn_network> ext = info[0].As<Napi::External<hdrnn_network>>();
+    if (!ext.CheckTypeTag(&kAdoptTag)) ThrowType(env, "shape must be an array of layer sizes");
+    // Only Adopt() makes tagged Externals, and it hands each to exactly one
+    // constructor call; JavaScript never sees them.
+    state_ = std::make_shared<NetState>(ext.Data());
+    return;
+  }
+  if (!info[0].IsArray()) ThrowType(env, "shape must be an array of layer sizes");
+  Napi::Array shape = info[0].As<Napi::Array>();
+  if (shape.Length() > 65536) ThrowRange(env, "shape has too many layers");
+  std::vector<uint32_t> sizes(shape.Length());
+  for (uint32_t i = 0; i < shape.Length(); i++)
+    sizes[i] = (uint32_t)ExpectInteger(env, shape.Get(i), "shape entry", 1, 4294967295.0);
+  const uint64_t seed = ExpectSeed(env, info[1]);
+  const hdrnn_limits limits = ExpectLimits(env, info[2]);
+  hdrnn_network *net = nullptr;
+  hdrnn_status status;
+  if (hdrnn_network_create(&net, sizes.data(), sizes.size(), &limits, &status) != HDRNN_OK)
+    throw MakeError(env, status);
+  hdrnn_network_init_normal(net, seed);
+  state_ = std::make_shared<NetState>(net);
+}
+
+Napi::Object NetworkWrap::Adopt(Napi::Env env, hdrnn_network *net) {
+  Napi::External<hdrnn_network> ext = Napi::External<hdrnn_network>::New(env, net);
+  ext.TypeTag(&kAdoptTag);
+  return Data(env).network_constructor.New({ext});
+}
+
+Napi::Value NetworkWrap::FromBuffer(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray() && !info[0].IsArrayBuffer())
+    ThrowType(env, "buffer must be a Buffer, Uint8Array or ArrayBuffer");
+  const uint8_t *bytes;
+  size_t length;
+  if (info[0].IsArrayBuffer()) {
+    Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
+    bytes = static_cast<const uint8_t *>(ab.Data());
+    length = ab.ByteLength();
+  } else {
+    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+    bytes = static_cast<const uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    length = ta.ByteLength();
+  }
+  const hdrnn_limits limits = ExpectLimits(env, info[1]);
+  hdrnn_network *net = nullptr;
+  hdrnn_format format;
+  hdrnn_status status;
+  // Synchronous: the bytes are only valid during this call.
+  if (hdrnn_network_decode(bytes, length, &limits, &net, &format, &status) != HDRNN_OK)
+    throw MakeError(env, status);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("network", Adopt(env, net));
+  o.Set("format", Napi::String::New(env, format == HDRNN_FORMAT_SEED ? "seed" : "v2"));
+  return o;
+}
+
+Napi::Value NetworkWrap::Decode(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  std::shared_ptr<Store> store = Bytes::StoreOf(env, info[0], "bytes");
+  const hdrnn_limits limits = ExpectLimits(env, info[1]);
+  return StartDecode(env, store, 0, store->size, limits);
+}
+
+Napi::Value NetworkWrap::Shape(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const size_t n = hdrnn_network_layer_count(state_->net);
+  const uint32_t *sizes = hdrnn_network_sizes(state_->net); // never changes: no lock
+  Napi::Array a = Napi::Array::New(env, n);
+  for (size_t i = 0; i < n; i++) a.Set((uint32_t)i, Napi::Number::New(env, sizes[i]));
+  return a;
+}
+
+Napi::Value NetworkWrap::ParameterCount(const Napi::CallbackInfo &info) {
+  return Napi::Number::New(info.Env(), (double)hdrnn_network_parameter_count(state_->net));
+}
+
+Napi::Value NetworkWrap::Training(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), state_->training.load());
+}
+
+Napi::Value NetworkWrap::Encode(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const hdrnn_format format = ExpectFormat(env, info[0]);
+  hdrnn_status status;
+  // Fail early, on this thread, if the shape does not fit the format.
+  if (hdrnn_format_check(state_->net, format, &status) != HDRNN_OK) throw MakeError(env, status);
+  return StartEncode(env, state_, format);
+}
+
+Napi::Value NetworkWrap::Infer(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const size_t inputs = hdrnn_network_sizes(state_->net)[0];
+  if (!info[0].IsTypedArray()) ThrowType(env, "input must be a Float32Array or Uint8Array");
+  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  if (ta.ElementLength() != inputs)
+    throw MakeError(env, "ERR_HDRNN_SHAPE_MISMATCH",
+                    "input has " + std::to_string(ta.ElementLength()) +
+                        " values but the network takes " + std::to_string(inputs));
+  // Copied now: the caller may reuse or transfer its array right after.
+  std::vector<float> input(inputs);
+  const uint8_t *base = static_cast<const uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  switch (ta.TypedArrayType()) {
+    case napi_float32_array:
+      std::memcpy(input.data(), base, inputs * sizeof(float));
+      for (size_t i = 0; i < inputs; i++)
+        if (!std::isfinite(input[i]))
+          throw MakeError(env, "ERR_HDRNN_INVALID_ARGUMENT",
+                          "input value " + std::to_string(i) + " is not a finite number");
+      break;
+    case napi_uint8_array:
+    case napi_uint8_clamped_array:
+      for (size_t i = 0; i < inputs; i++) input[i] = (float)base[i] / 255.0f;
+      break;
+    default:
+      ThrowType(env, "input must be a Float32Array or Uint8Array");
+  }
+  return StartInfer(env, state_, std::move(input), ExpectRunConfig(env, info[1]));
+}
+
+Napi::Value NetworkWrap::InferBatch(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  DatasetRef data = ExpectDataset(env, info[0], "inputs", false);
+  RunConfig config = ExpectRunConfig(env, info[1]);
+  return StartInferBatch(env, state_, std::move(data), config);
+}
+
+Napi::Value NetworkWrap::Evaluate(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  DatasetRef data = ExpectDataset(env, info[0], "data", true);
+  RunConfig config = ExpectRunConfig(env, info[1]);
+  return StartEvaluate(env, state_, std::move(data), config, true);
+}
+
+Napi::Value NetworkWrap::Parameters(const Napi::CallbackInfo &info) {
+  return StartParameters(info.Env(), state_);
+}
+
+Napi::Value NetworkWrap::Train(const Napi::CallbackInfo &info) {
+  return StartTraining(info, state_);
+}
+
+void InitNetwork(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = NetworkWrap::Define(env);
+  Data(env).network_constructor = Napi::Persistent(ctor);
+  exports.Set("NativeNetwork", ctor);
+}
+
+}  // namespace hdrnn_addon

@@ -1,0 +1,42 @@
+// network.h - the Network class JavaScript sees (wrapped by lib/network.ts).
+#ifndef HDRNN_ADDON_NETWORK_H
+#define HDRNN_ADDON_NETWORK_H
+
+#include <napi.h>
+
+#include <memory>
+
+#include "net_state.h"
+
+namespace hdrnn_addon {
+
+class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  // new NativeNetwork(shape: number[], seed: number | bigint, limits?)
+  explicit NetworkWrap(const Napi::CallbackInfo &info);
+  // A new JS object owning net (used by decoding).
+  static Napi::Object Adopt(Napi::Env env, hdrnn_network *net);
+  std::shared_ptr<NetState> state() const { return state_; }
+
+ private:
+  static Napi::Value FromBuffer(const Napi::CallbackInfo &info);
+  static Napi::Value Decode(const Napi::CallbackInfo &info);
+  Napi::Value Shape(const Napi::CallbackInfo &info);
+  Napi::Value ParameterCount(const Napi::CallbackInfo &info);
+  Napi::Value Training(const Napi::CallbackInfo &info);
+  Napi::Value Encode(const Napi::CallbackInfo &info);
+  Napi::Value Infer(const Napi::CallbackInfo &info);
+  Napi::Value InferBatch(const Napi::CallbackInfo &info);
+  Napi::Value Evaluate(const Napi::CallbackInfo &info);
+  Napi::Value Parameters(const Napi::CallbackInfo &info);
+  Napi::Value Train(const Napi::CallbackInfo &info);
+
+  std::shared_ptr<NetState> state_;
+};
+
+void InitNetwork(Napi::Env env, Napi::Object exports);
+
+}  // namespace hdrnn_addon
+
+#endif

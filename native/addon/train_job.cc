@@ -1,0 +1,284 @@
+// train_job.cc - see train_job.h.
+#include "train_job.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "errors.h"
+
+namespace hdrnn_addon {
+
+struct TrainEvent {
+  enum Type { kBatch, kEpoch, kDone, kError } type = kBatch;
+  uint32_t epoch = 0;  // 1-based
+  size_t batch = 0;    // mini-batches done in this epoch
+  size_t batches = 0;  // mini-batches per epoch
+  double loss = 0;     // mean training cost so far this epoch
+  bool has_test = false;
+  size_t correct = 0, total = 0;
+  double test_loss = 0;
+  double seconds = 0;      // training time of this epoch (or of the run, for done)
+  double eval_seconds = 0; // time spent evaluating the test set
+  uint32_t epochs_done = 0;
+  bool aborted = false;
+  hdrnn_status status{};
+};
+
+void AbortToken::Abort() {
+  std::lock_guard<std::mutex> lock(mutex);
+  requested.store(true);
+  if (!finished && !raised) {
+    raised = true;
+    __atomic_add_fetch(&state->interrupt, kAbortBit, __ATOMIC_ACQ_REL);
+  }
+}
+
+void AbortToken::Finish() {
+  std::lock_guard<std::mutex> lock(mutex);
+  finished = true;
+  if (raised) {
+    raised = false;
+    __atomic_sub_fetch(&state->interrupt, kAbortBit, __ATOMIC_ACQ_REL);
+  }
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+void TrainJob::Post(TrainEvent *event) {
+  // Non-blocking with an unbounded queue: the training thread never waits
+  // for JavaScript. Fails only while the environment is going away.
+  if (tsfn_.NonBlockingCall(event) != napi_ok) delete event;
+}
+
+void TrainJob::Run() {
+  hdrnn_status status{};
+  hdrnn_trainer *trainer = nullptr;
+  config_.options.interrupt = &state_->interrupt;
+  uint32_t epochs_done = 0;
+  const Clock::time_point start = Clock::now();
+  hdrnn_code code = hdrnn_trainer_create(&trainer, state_->net, &train_.data, &config_.options,
+                                         &status);
+  for (uint32_t epoch = 1; code == HDRNN_OK && epoch <= config_.epochs && !Aborted(); epoch++) {
+    const Clock::time_point epoch_start = Clock::now();
+    hdrnn_trainer_begin_epoch(trainer);
+    const size_t batches = hdrnn_trainer_batches_per_epoch(trainer);
+    size_t reported = 0;
+    while (hdrnn_trainer_batches_done(trainer) < batches && !Aborted()) {
+      const size_t done_so_far = hdrnn_trainer_batches_done(trainer);
+      size_t want = batches - done_so_far;
+      if (config_.progress_every > 0) {
+        const size_t next = (done_so_far / config_.progress_every + 1) * config_.progress_every;
+        want = (next < batches ? next : batches) - done_so_far;
+      }
+      size_t done = 0;
+      {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        code = hdrnn_trainer_step(trainer, want, &done, &status);
+      }
+      if (code != HDRNN_OK) break;
+      // Readers waiting for the weights go first; they take the lock as soon
+      // as we let it go, and we wait until each of them has it.
+      while ((__atomic_load_n(&state_->interrupt, __ATOMIC_ACQUIRE) & kReaderMask) != 0 &&
+             !Aborted())
+        std::this_thread::yield();
+      const size_t now = hdrnn_trainer_batches_done(trainer);
+      if (config_.progress_every > 0 && now != reported &&
+          (now % config_.progress_every == 0 || now == batches)) {
+        reported = now;
+        auto *event = new TrainEvent();
+        event->type = TrainEvent::kBatch;
+        event->epoch = epoch;
+        event->batch = now;
+        event->batches = batches;
+        event->loss = hdrnn_trainer_epoch_loss(trainer);
+        event->seconds = Since(epoch_start);
+        Post(event);
+      }
+    }
+    if (code != HDRNN_OK || Aborted()) break;
+    auto *event = new TrainEvent();
+    event->type = TrainEvent::kEpoch;
+    event->epoch = epoch;
+    event->batch = event->batches = batches;
+    event->loss = hdrnn_trainer_epoch_loss(trainer);
+    event->seconds = Since(epoch_start);
+    if (has_test_) {
+      // This thread is the network's only writer, so it may read the
+      // weights without the lock.
+      const Clock::time_point eval_start = Clock::now();
+      hdrnn_evaluation result{};
+      code = hdrnn_evaluate(state_->net, &test_.data, &config_.eval_options, &result, &status);
+      if (code != HDRNN_OK) {
+        delete event;
+        break;
+      }
+      event->has_test = true;
+      event->correct = result.correct;
+      event->total = result.total;
+      event->test_loss = result.loss;
+      event->eval_seconds = Since(eval_start);
+    }
+    epochs_done = epoch;
+    Post(event);
+  }
+  hdrnn_trainer_free(trainer);
+  auto *final_event = new TrainEvent();
+  final_event->type = code == HDRNN_OK ? TrainEvent::kDone : TrainEvent::kError;
+  final_event->status = status;
+  final_event->epochs_done = epochs_done;
+  final_event->aborted = code == HDRNN_OK && Aborted();
+  final_event->seconds = Since(start);
+  // The network is free for the next run before JavaScript hears "done".
+  token_->Finish();
+  state_->training.store(false);
+  Post(final_event);
+  tsfn_.Release();
+}
+
+void TrainJob::CallJs(Napi::Env env, Napi::Function callback, TrainJob *, TrainEvent *event) {
+  std::unique_ptr<TrainEvent> owned(event);
+  if (env == nullptr || callback == nullptr) return; // environment is going away
+  Napi::Object o = Napi::Object::New(env);
+  static const char *const kTypes[] = {"batch", "epoch", "done", "error"};
+  o.Set("type", Napi::String::New(env, kTypes[event->type]));
+  o.Set("epoch", Napi::Number::New(env, event->epoch));
+  o.Set("batch", Napi::Number::New(env, (double)event->batch));
+  o.Set("batches", Napi::Number::New(env, (double)event->batches));
+  o.Set("loss", Napi::Number::New(env, event->loss));
+  o.Set("seconds", Napi::Number::New(env, event->seconds));
+  if (event->has_test) {
+    o.Set("correct", Napi::Number::New(env, (double)event->correct));
+    o.Set("total", Napi::Number::New(env, (double)event->total));
+    o.Set("testLoss", Napi::Number::New(env, event->test_loss));
+    o.Set("evalSeconds", Napi::Number::New(env, event->eval_seconds));
+  }
+  if (event->type == TrainEvent::kDone || event->type == TrainEvent::kError) {
+    o.Set("epochsDone", Napi::Number::New(env, event->epochs_done));
+    o.Set("aborted", Napi::Boolean::New(env, event->aborted));
+  }
+  if (event->type == TrainEvent::kError) o.Set("error", MakeError(env, event->status).Value());
+  try {
+    callback.Call({o});
+  } catch (const Napi::Error &e) {
+    // Leave it pending: Node reports it like any uncaught exception.
+    e.ThrowAsJavaScriptException();
+  }
+}
+
+void TrainJob::Finalize(Napi::Env, void *, TrainJob *job) {
+  // Normally the thread has released the function and is ending; on
+  // environment teardown it may still be training, so stop it first.
+  job->StopAndJoin();
+  job->data_->jobs.erase(job);
+  delete job;
+}
+
+void TrainJob::StopAndJoin() {
+  token_->Abort();
+  if (thread_.joinable()) thread_.join();
+}
+
+Napi::Value StartTraining(const Napi::CallbackInfo &info, std::shared_ptr<NetState> state) {
+  Napi::Env env = info.Env();
+  DatasetRef train = ExpectDataset(env, info[0], "data", true);
+  const bool has_test = !info[1].IsUndefined() && !info[1].IsNull();
+  DatasetRef test;
+  if (has_test) test = ExpectDataset(env, info[1], "testData", true);
+  Napi::Object o = ExpectObject(env, info[2], "options");
+  if (!info[3].IsFunction()) ThrowType(env, "onEvent must be a function");
+
+  TrainJob::Config config;
+  hdrnn_train_options_default(&config.options);
+  Napi::Value v;
+  if (!(v = Option(o, "epochs")).IsUndefined())
+    config.epochs = (uint32_t)ExpectInteger(env, v, "epochs", 1, 1e6);
+  if (!(v = Option(o, "batchSize")).IsUndefined())
+    config.options.batch_size = (size_t)ExpectInteger(env, v, "batchSize", 1, 1e7);
+  if (!(v = Option(o, "learningRate")).IsUndefined()) {
+    if (!v.IsNumber()) ThrowType(env, "learningRate must be a number");
+    const double lr = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(lr) || lr <= 0 || lr > 1e6)
+      ThrowRange(env, "learningRate must be a finite number above 0 (and at most 1e6)");
+    config.options.learning_rate = (float)lr;
+  }
+  if (!(v = Option(o, "shuffle")).IsUndefined()) {
+    if (!v.IsBoolean()) ThrowType(env, "shuffle must be a boolean");
+    config.options.shuffle = v.As<Napi::Boolean>().Value() ? 1 : 0;
+  }
+  if (!(v = Option(o, "seed")).IsUndefined()) config.options.seed = ExpectSeed(env, v);
+  if (!(v = Option(o, "threads")).IsUndefined())
+    config.options.threads = (unsigned)ExpectInteger(env, v, "threads", 1, 1024);
+  if (!(v = Option(o, "algorithm")).IsUndefined()) {
+    const std::string a = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+    if (a == "batched") config.options.algorithm = HDRNN_ALGORITHM_BATCHED;
+    else if (a == "reference") config.options.algorithm = HDRNN_ALGORITHM_REFERENCE;
+    else ThrowType(env, "algorithm must be 'batched' or 'reference'");
+  }
+  config.options.kernels = ExpectKernels(env, Option(o, "kernels"));
+  if (!(v = Option(o, "progressEvery")).IsUndefined())
+    config.progress_every = (size_t)ExpectInteger(env, v, "progressEvery", 0, 1e9);
+  config.eval_options.threads = config.options.threads;
+  config.eval_options.kernels = config.options.kernels;
+
+  // Check the data against the network now, so mistakes reject at once
+  // with a clear message instead of arriving later as an "error" event.
+  hdrnn_status status;
+  if (hdrnn_dataset_check(&train.data, state->net, 1, &status) != HDRNN_OK)
+    throw MakeError(env, status);
+  if (train.data.count == 0)
+    throw MakeError(env, "ERR_HDRNN_INVALID_ARGUMENT", "training data has no examples");
+  if (has_test && hdrnn_dataset_check(&test.data, state->net, 1, &status) != HDRNN_OK)
+    throw MakeError(env, status);
+
+  bool expected = false;
+  if (!state->training.compare_exchange_strong(expected, true))
+    throw MakeError(env, "ERR_HDRNN_BUSY",
+                    "this network is already training; wait for that run to end (or abort it) "
+                    "before starting another");
+
+  auto *job = new TrainJob();
+  job->state_ = state;
+  job->token_ = std::make_shared<AbortToken>(state);
+  job->train_ = std::move(train);
+  job->test_ = std::move(test);
+  job->has_test_ = has_test;
+  job->config_ = config;
+  job->data_ = &Data(env);
+  try {
+    job->tsfn_ = TrainJob::Tsfn::New(env, info[3].As<Napi::Function>(), "hdrnn:train", 0, 1, job,
+                                     &TrainJob::Finalize, (void *)nullptr);
+  } catch (...) {
+    state->training.store(false);
+    delete job;
+    throw;
+  }
+  job->data_->jobs.insert(job);
+  try {
+    job->thread_ = std::thread(&TrainJob::Run, job);
+  } catch (const std::system_error &) {
+    state->training.store(false);
+    job->token_->Finish();
+    job->tsfn_.Release(); // Finalize deletes the job
+    throw MakeError(env, "ERR_HDRNN_SYSTEM", "could not start the training thread");
+  }
+
+  std::shared_ptr<AbortToken> token = job->token_;
+  Napi::Object handle = Napi::Object::New(env);
+  handle.Set("abort", Napi::Function::New(env, [token](const Napi::CallbackInfo &) {
+               token->Abort();
+             }, "abort"));
+  return handle;
+}
+
+}  // namespace hdrnn_addon

@@ -1,0 +1,341 @@
+// workers.cc - see workers.h.
+#include "workers.h"
+
+#include <cstring>
+#include <new>
+
+#include "errors.h"
+#include "network.h"
+
+namespace hdrnn_addon {
+
+PromiseWorker::PromiseWorker(Napi::Env env, const char *name)
+    : Napi::AsyncWorker(env, name), deferred_(Napi::Promise::Deferred::New(env)) {
+  status_.code = HDRNN_OK;
+  status_.message[0] = '\0';
+}
+
+void PromiseWorker::Execute() {
+  try {
+    Work();
+  } catch (const std::bad_alloc &) {
+    status_.code = HDRNN_ERR_NO_MEMORY;
+    std::strcpy(status_.message, "out of memory");
+  }
+}
+
+void PromiseWorker::OnOK() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  if (status_.code != HDRNN_OK) {
+    deferred_.Reject(MakeError(env, status_).Value());
+    return;
+  }
+  try {
+    deferred_.Resolve(Result(env));
+  } catch (const Napi::Error &e) {
+    deferred_.Reject(e.Value());
+  }
+}
+
+void PromiseWorker::OnError(const Napi::Error &e) { deferred_.Reject(e.Value()); }
+
+namespace {
+
+// Runs fn on a private copy of the weights when a training run is writing
+// them (so a long read does not stall it), else under the lock.
+template <typename Fn>
+hdrnn_code WithNetwork(NetState &state, hdrnn_status *status, Fn fn) {
+  hdrnn_network *copy = nullptr;
+  {
+    ReadGuard guard(state);
+    if (!state.training.load()) return fn(state.net);
+    hdrnn_code code = hdrnn_network_clone(state.net, &copy, status);
+    if (code != HDRNN_OK) return code;
+  }
+  hdrnn_code code = fn(copy);
+  hdrnn_network_free(copy);
+  return code;
+}
+
+class EncodeWorker : public PromiseWorker {
+ public:
+  EncodeWorker(Napi::Env env, std::shared_ptr<NetState> state, hdrnn_format format)
+      : PromiseWorker(env, "hdrnn:encode"), state_(std::move(state)), format_(format) {}
+
+ private:
+  void Work() override {
+    ReadGuard guard(*state_); // encoding is a copy; no need for a snapshot
+    size_t size = 0;
+    if (hdrnn_network_encoded_size(state_->net, format_, &size, &status_) != HDRNN_OK) return;
+    bytes_.resize(size);
+    hdrnn_network_encode(state_->net, format_, bytes_.data(), bytes_.size(), &status_);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    return Napi::Buffer<uint8_t>::Copy(env, bytes_.data(), bytes_.size());
+  }
+  std::shared_ptr<NetState> state_;
+  hdrnn_format format_;
+  std::vector<uint8_t> bytes_;
+};
+
+class DecodeWorker : public PromiseWorker {
+ public:
+  DecodeWorker(Napi::Env env, std::shared_ptr<Store> bytes, size_t offset, size_t length,
+               hdrnn_limits limits)
+      : PromiseWorker(env, "hdrnn:decode"), bytes_(std::move(bytes)), offset_(offset),
+        length_(length), limits_(limits) {}
+  ~DecodeWorker() override { hdrnn_network_free(net_); }
+
+ private:
+  void Work() override {
+    hdrnn_network_decode(bytes_->data + offset_, length_, &limits_, &net_, &format_, &status_);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    hdrnn_network *net = net_;
+    net_ = nullptr; // owned by the JS object from here on
+    o.Set("network", NetworkWrap::Adopt(env, net));
+    o.Set("format", Napi::String::New(env, format_ == HDRNN_FORMAT_SEED ? "seed" : "v2"));
+    return o;
+  }
+  std::shared_ptr<Store> bytes_;
+  size_t offset_, length_;
+  hdrnn_limits limits_;
+  hdrnn_network *net_ = nullptr;
+  hdrnn_format format_ = HDRNN_FORMAT_V2;
+};
+
+size_t Outputs(const hdrnn_network *net) {
+  return hdrnn_network_sizes(net)[hdrnn_network_layer_count(net) - 1];
+}
+
+class InferWorker : public PromiseWorker {
+ public:
+  InferWorker(Napi::Env env, std::shared_ptr<NetState> state, std::vector<float> input,
+              RunConfig config)
+      : PromiseWorker(env, "hdrnn:infer"), state_(std::move(state)), input_(std::move(input)),
+        config_(config) {}
+
+ private:
+  void Work() override {
+    // One example is microseconds of work: do it under the lock.
+    ReadGuard guard(*state_);
+    hdrnn_dataset data{};
+    data.features = input_.data();
+    data.count = 1;
+    data.input_size = input_.size();
+    scores_.resize(Outputs(state_->net));
+    config_.options.threads = 1;
+    hdrnn_infer(state_->net, &data, &config_.options, scores_.data(), &label_, &status_);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("label", Napi::Number::New(env, label_));
+    Napi::Float32Array scores = Napi::Float32Array::New(env, scores_.size());
+    std::memcpy(scores.Data(), scores_.data(), scores_.size() * sizeof(float));
+    o.Set("scores", scores);
+    return o;
+  }
+  std::shared_ptr<NetState> state_;
+  std::vector<float> input_;
+  RunConfig config_;
+  std::vector<float> scores_;
+  uint32_t label_ = 0;
+};
+
+class InferBatchWorker : public PromiseWorker {
+ public:
+  InferBatchWorker(Napi::Env env, std::shared_ptr<NetState> state, DatasetRef data,
+                   RunConfig config)
+      : PromiseWorker(env, "hdrnn:inferBatch"), state_(std::move(state)), data_(std::move(data)),
+        config_(config) {}
+
+ private:
+  void Work() override {
+    WithNetwork(*state_, &status_, [&](const hdrnn_network *net) {
+      size_t cells = 0;
+      const size_t outputs = Outputs(net);
+      if (data_.data.count > SIZE_MAX / outputs / sizeof(float))
+        return hdrnn_fail_code(HDRNN_ERR_LIMIT, "too many inputs");
+      cells = data_.data.count * outputs;
+      scores_.resize(cells);
+      labels_.resize(data_.data.count);
+      outputs_ = outputs;
+      return hdrnn_infer(net, &data_.data, &config_.options, scores_.data(), labels_.data(),
+                         &status_);
+    });
+  }
+  hdrnn_code hdrnn_fail_code(hdrnn_code code, const char *message) {
+    status_.code = code;
+    std::snprintf(status_.message, sizeof status_.message, "%s", message);
+    return code;
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Uint32Array labels = Napi::Uint32Array::New(env, labels_.size());
+    if (!labels_.empty()) std::memcpy(labels.Data(), labels_.data(), labels_.size() * 4);
+    Napi::Float32Array scores = Napi::Float32Array::New(env, scores_.size());
+    if (!scores_.empty()) std::memcpy(scores.Data(), scores_.data(), scores_.size() * 4);
+    o.Set("labels", labels);
+    o.Set("scores", scores);
+    o.Set("outputs", Napi::Number::New(env, (double)outputs_));
+    return o;
+  }
+  std::shared_ptr<NetState> state_;
+  DatasetRef data_;
+  RunConfig config_;
+  std::vector<float> scores_;
+  std::vector<uint32_t> labels_;
+  size_t outputs_ = 0;
+};
+
+class EvaluateWorker : public PromiseWorker {
+ public:
+  EvaluateWorker(Napi::Env env, std::shared_ptr<NetState> state, DatasetRef data,
+                 RunConfig config, bool confusion)
+      : PromiseWorker(env, "hdrnn:evaluate"), state_(std::move(state)), data_(std::move(data)),
+        config_(config), want_confusion_(confusion) {}
+
+ private:
+  void Work() override {
+    WithNetwork(*state_, &status_, [&](const hdrnn_network *net) {
+      outputs_ = Outputs(net);
+      result_ = hdrnn_evaluation{};
+      if (want_confusion_ && outputs_ <= 4096) {
+        confusion_.assign(outputs_ * outputs_, 0);
+        result_.confusion = confusion_.data();
+      }
+      return hdrnn_evaluate(net, &data_.data, &config_.options, &result_, &status_);
+    });
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("correct", Napi::Number::New(env, (double)result_.correct));
+    o.Set("total", Napi::Number::New(env, (double)result_.total));
+    o.Set("loss", Napi::Number::New(env, result_.loss));
+    o.Set("outputs", Napi::Number::New(env, (double)outputs_));
+    if (!confusion_.empty()) {
+      Napi::Float64Array c = Napi::Float64Array::New(env, confusion_.size());
+      for (size_t i = 0; i < confusion_.size(); i++) c[i] = (double)confusion_[i];
+      o.Set("confusion", c);
+    }
+    return o;
+  }
+  std::shared_ptr<NetState> state_;
+  DatasetRef data_;
+  RunConfig config_;
+  bool want_confusion_;
+  hdrnn_evaluation result_{};
+  std::vector<uint64_t> confusion_;
+  size_t outputs_ = 0;
+};
+
+class ParametersWorker : public PromiseWorker {
+ public:
+  ParametersWorker(Napi::Env env, std::shared_ptr<NetState> state)
+      : PromiseWorker(env, "hdrnn:parameters"), state_(std::move(state)) {}
+
+ private:
+  void Work() override {
+    ReadGuard guard(*state_);
+    const hdrnn_network *net = state_->net;
+    const size_t layers = hdrnn_network_layer_count(net) - 1;
+    const uint32_t *sizes = hdrnn_network_sizes(net);
+    for (size_t l = 0; l < layers; l++) {
+      const float *w = hdrnn_network_weights_const(net, l);
+      const float *b = hdrnn_network_biases_const(net, l);
+      weights_.emplace_back(w, w + (size_t)sizes[l] * sizes[l + 1]);
+      biases_.emplace_back(b, b + sizes[l + 1]);
+    }
+  }
+  static Napi::Array ToArrays(Napi::Env env, const std::vector<std::vector<float>> &v) {
+    Napi::Array a = Napi::Array::New(env, v.size());
+    for (size_t i = 0; i < v.size(); i++) {
+      Napi::Float32Array f = Napi::Float32Array::New(env, v[i].size());
+      std::memcpy(f.Data(), v[i].data(), v[i].size() * sizeof(float));
+      a.Set((uint32_t)i, f);
+    }
+    return a;
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("weights", ToArrays(env, weights_));
+    o.Set("biases", ToArrays(env, biases_));
+    return o;
+  }
+  std::shared_ptr<NetState> state_;
+  std::vector<std::vector<float>> weights_, biases_;
+};
+
+class PgmWorker : public PromiseWorker {
+ public:
+  PgmWorker(Napi::Env env, std::shared_ptr<Store> bytes, size_t offset, size_t length,
+            hdrnn_limits limits)
+      : PromiseWorker(env, "hdrnn:pgm"), bytes_(std::move(bytes)), offset_(offset),
+        length_(length), limits_(limits) {}
+
+ private:
+  void Work() override {
+    const uint8_t *p = bytes_->data + offset_;
+    // Header and raster are validated before the pixels are allocated.
+    if (hdrnn_pgm_decode(p, length_, &limits_, &info_, nullptr, 0, &status_) != HDRNN_OK) return;
+    pixels_.resize((size_t)info_.width * info_.height);
+    hdrnn_pgm_decode(p, length_, &limits_, &info_, pixels_.data(), pixels_.size(), &status_);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("width", Napi::Number::New(env, info_.width));
+    o.Set("height", Napi::Number::New(env, info_.height));
+    o.Set("maxval", Napi::Number::New(env, info_.maxval));
+    o.Set("binary", Napi::Boolean::New(env, info_.binary != 0));
+    Napi::Float32Array f = Napi::Float32Array::New(env, pixels_.size());
+    if (!pixels_.empty()) std::memcpy(f.Data(), pixels_.data(), pixels_.size() * sizeof(float));
+    o.Set("pixels", f);
+    return o;
+  }
+  std::shared_ptr<Store> bytes_;
+  size_t offset_, length_;
+  hdrnn_limits limits_;
+  hdrnn_pgm_info info_{};
+  std::vector<float> pixels_;
+};
+
+template <typename W, typename... Args>
+Napi::Promise Queue(Napi::Env env, Args &&...args) {
+  auto *worker = new W(env, std::forward<Args>(args)...);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue(); // deletes itself when done
+  return promise;
+}
+
+}  // namespace
+
+Napi::Promise StartEncode(Napi::Env env, std::shared_ptr<NetState> state, hdrnn_format format) {
+  return Queue<EncodeWorker>(env, std::move(state), format);
+}
+Napi::Promise StartDecode(Napi::Env env, std::shared_ptr<Store> bytes, size_t offset,
+                          size_t length, hdrnn_limits limits) {
+  return Queue<DecodeWorker>(env, std::move(bytes), offset, length, limits);
+}
+Napi::Promise StartInfer(Napi::Env env, std::shared_ptr<NetState> state, std::vector<float> input,
+                         RunConfig config) {
+  return Queue<InferWorker>(env, std::move(state), std::move(input), config);
+}
+Napi::Promise StartInferBatch(Napi::Env env, std::shared_ptr<NetState> state, DatasetRef data,
+                              RunConfig config) {
+  return Queue<InferBatchWorker>(env, std::move(state), std::move(data), config);
+}
+Napi::Promise StartEvaluate(Napi::Env env, std::shared_ptr<NetState> state, DatasetRef data,
+                            RunConfig config, bool confusion) {
+  return Queue<EvaluateWorker>(env, std::move(state), std::move(data), config, confusion);
+}
+Napi::Promise StartParameters(Napi::Env env, std::shared_ptr<NetState> state) {
+  return Queue<ParametersWorker>(env, std::move(state));
+}
+Napi::Promise StartDecodePgm(Napi::Env env, std::shared_ptr<Store> bytes, size_t offset,
+                             size_t length, hdrnn_limits limits) {
+  return Queue<PgmWorker>(env, std::move(bytes), offset, length, limits);
+}
+
+}  // namespace hdrnn_addon
