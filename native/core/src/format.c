@@ -159,7 +159,8 @@ static hdrnn_code decode_body(const uint8_t *params, size_t available, const uin
       return hdrnn_fail(status, HDRNN_ERR_FORMAT, "network file: layer %zu has size 0", l);
     if (l == 0) continue;
     const uint64_t layer = ((uint64_t)sizes[l - 1] + 1) * (uint64_t)sizes[l];
-    if (need > UINT64_MAX / 8 - layer) /* far beyond any buffer */
+    /* Both halves: UINT64_MAX / 8 - layer must not wrap when layer alone is huge. */
+    if (layer > UINT64_MAX / 8 || need > UINT64_MAX / 8 - layer) /* far beyond any buffer */
       return hdrnn_fail(status, HDRNN_ERR_TRUNCATED, "network file is truncated: "
                         "its shape needs more bytes than can exist");
     need += layer;
