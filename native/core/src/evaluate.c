@@ -88,11 +88,18 @@ static void eval_thread(void *ctx, unsigned tid, unsigned threads) {
   }
 }
 
-static hdrnn_code run(eval_job *job, const hdrnn_run_options *options, hdrnn_status *status) {
+/* The thread count asked for, decided once: the CPU count can change while
+ * we run (cores going on and off line), and buffers are sized from it. */
+static unsigned requested_threads(const hdrnn_run_options *options) {
+  return options != NULL && options->threads != 0 ? options->threads : hdrnn_cpu_count();
+}
+
+/* Runs job with at most `threads` threads (buffers were sized for that many). */
+static hdrnn_code run(eval_job *job, const hdrnn_run_options *options, unsigned threads,
+                      hdrnn_status *status) {
   const hdrnn_network *net = job->net;
   job->kernels = options != NULL && options->kernels != NULL ? options->kernels : hdrnn_kernels_best();
   job->chunks = (job->data->count + CHUNK - 1) / CHUNK;
-  unsigned threads = options != NULL && options->threads != 0 ? options->threads : hdrnn_cpu_count();
   if (threads > 1024) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "%u threads is more than 1024", threads);
   if (threads > job->chunks) threads = job->chunks > 0 ? (unsigned)job->chunks : 1;
   job->width = 0;
@@ -127,7 +134,9 @@ hdrnn_code hdrnn_evaluate(const hdrnn_network *net, const hdrnn_dataset *data,
   job.data = data;
   job.evaluate = 1;
   const size_t chunks = (data->count + CHUNK - 1) / CHUNK;
-  const unsigned most_threads = options != NULL && options->threads != 0 ? options->threads : hdrnn_cpu_count();
+  const unsigned most_threads = requested_threads(options);
+  if (most_threads > 1024)
+    return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "%u threads is more than 1024", most_threads);
   job.chunk_loss = calloc(chunks + 1, sizeof *job.chunk_loss);
   job.chunk_correct = calloc(chunks + 1, sizeof *job.chunk_correct);
   size_t cells = 0;
@@ -140,7 +149,7 @@ hdrnn_code hdrnn_evaluate(const hdrnn_network *net, const hdrnn_dataset *data,
   }
   if (code == HDRNN_OK && (job.chunk_loss == NULL || job.chunk_correct == NULL))
     code = hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
-  if (code == HDRNN_OK) code = run(&job, options, status);
+  if (code == HDRNN_OK) code = run(&job, options, most_threads, status);
   if (code == HDRNN_OK) {
     double loss = 0.0;
     size_t correct = 0;
@@ -173,5 +182,5 @@ hdrnn_code hdrnn_infer(const hdrnn_network *net, const hdrnn_dataset *data,
   job.data = data;
   job.scores = scores;
   job.labels = labels;
-  return run(&job, options, status);
+  return run(&job, options, requested_threads(options), status);
 }

@@ -11,9 +11,9 @@
 hdrnn_code hdrnn_network_create(hdrnn_network **out, const uint32_t *sizes,
                                 size_t count, const hdrnn_limits *limits,
                                 hdrnn_status *status) {
-  if (out == NULL || sizes == NULL)
-    return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "network: missing argument");
+  if (out == NULL) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "network: missing argument");
   *out = NULL;
+  if (sizes == NULL) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "network: missing shape");
   hdrnn_limits lim;
   hdrnn_limits_resolve(limits, &lim);
   if (count < 2)
