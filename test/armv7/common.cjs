@@ -1,0 +1,15 @@
+// The training both sides of the x64/armv7 comparison run: same seed, same
+// data, same options, so their networks should agree to float tolerance.
+'use strict';
+module.exports = {
+  shape: [784, 16, 10],
+  seed: 7,
+  trainCount: 2000,
+  testCount: 1000,
+  options: { epochs: 1, batchSize: 10, learningRate: 3, shuffle: true, seed: 3, threads: 2 },
+  // Measured differences are reported; these bounds say what "agree" means.
+  // After 100 SGD steps the two builds differ only by rounding (x64 uses
+  // fused multiply-add, the Cortex-A9 cannot), which stays far below 1e-2.
+  parameterTolerance: 1e-2,
+  accuracyTolerance: 0.01,
+};

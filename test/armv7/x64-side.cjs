@@ -1,0 +1,49 @@
+// The x64 half of the armv7 check, run by the host's Node:
+//   node x64-side.cjs make OUT_DIR   trains the common network, saves x64.nn and x64.json
+//   node x64-side.cjs check OUT_DIR  loads armv7.nn (made under emulation) and compares
+'use strict';
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const common = require('./common.cjs');
+
+const hdrnn = require(process.env.HDRNN_PKG || path.resolve(__dirname, '..', '..'));
+
+function maxDiff(a, b) {
+  let worst = 0;
+  for (let l = 0; l < a.weights.length; l++) {
+    for (let i = 0; i < a.weights[l].length; i++) worst = Math.max(worst, Math.abs(a.weights[l][i] - b.weights[l][i]));
+    for (let i = 0; i < a.biases[l].length; i++) worst = Math.max(worst, Math.abs(a.biases[l][i] - b.biases[l][i]));
+  }
+  return worst;
+}
+
+async function main() {
+  const [mode, out] = process.argv.slice(2);
+  const mnist = await hdrnn.loadMnist(process.env.HDRNN_MNIST);
+  const test = mnist.test.slice(0, common.testCount);
+  if (mode === 'make') {
+    const net = new hdrnn.Network({ shape: common.shape, seed: common.seed });
+    await net.train(mnist.train.slice(0, common.trainCount), common.options);
+    await net.save(path.join(out, 'x64.nn'), { format: 'v2' });
+    const evaluation = await net.evaluate(test);
+    fs.writeFileSync(path.join(out, 'x64.json'), JSON.stringify({ accuracy: evaluation.accuracy, kernels: hdrnn.kernels }));
+    console.log(JSON.stringify({ side: 'x64', accuracy: evaluation.accuracy, kernels: hdrnn.kernels }));
+  } else if (mode === 'check') {
+    const arm = await hdrnn.Network.load(path.join(out, 'armv7.nn'));
+    const x64 = await hdrnn.Network.load(path.join(out, 'x64.nn'));
+    const diff = maxDiff(await arm.getParameters(), await x64.getParameters());
+    const armAccuracy = (await arm.evaluate(test)).accuracy;
+    const x64Accuracy = (await x64.evaluate(test)).accuracy;
+    console.log(JSON.stringify({ side: 'x64', loaded: 'armv7.nn', maxParameterDiff: diff, armAccuracyOnX64: armAccuracy, x64Accuracy }));
+    assert.ok(diff <= common.parameterTolerance, `parameters differ by ${diff}`);
+    assert.ok(Math.abs(armAccuracy - x64Accuracy) <= common.accuracyTolerance);
+  } else {
+    throw new Error('usage: x64-side.cjs make|check OUT_DIR');
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
