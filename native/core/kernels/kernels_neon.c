@@ -1,3 +1,410 @@
-/* kernels_neon.c - placeholder until the NEON kernels land. */
+/*
+ * kernels_neon.c - the kernels of kernels.h with NEON (Advanced SIMD)
+ * intrinsics, for armv7 (the Cortex-A9 of the i.MX6Quad) and aarch64.
+ *
+ * On 32-bit Arm only this file is compiled with -mfpu=neon (see
+ * CMakeLists.txt); the rest of the library stays at the VFPv3-D16 baseline, and
+ * kernels_select.c hands this table out only when the kernel reports NEON
+ * (HWCAP_NEON), so one binary runs on armv7 cores with and without NEON.
+ * Compiled without NEON available, the file is a stub whose table is NULL.
+ *
+ * Arithmetic: the Cortex-A9 has no fused multiply-add (VFPv3/NEONv1), so on
+ * armv7 every multiply-accumulate is vmlaq_f32, a rounded product then a
+ * rounded sum; on aarch64 it is the fused vfmaq_f32. NEON on armv7 always
+ * flushes denormals to zero; that is why tails are computed with vectors too
+ * (partial loads and stores) instead of scalar VFP code, which keeps
+ * denormals: every element sees exactly the same operations.
+ *
+ * Layout of the work (as in kernels_avx2.c, 4 lanes instead of 8):
+ *   forward   dot products along k: a tile of FWD_MR rows x FWD_NR neurons
+ *             keeps one 4-lane accumulator per output element; lane l sums
+ *             the products with p = l (mod 4) in increasing p, the k % 4 tail
+ *             is one more step with zero-padded vectors, then the lanes are
+ *             reduced as (l0+l2)+(l1+l3) and the bias is added.
+ *   update    a tile of UPD_NR neurons x UPD_PV vectors of 4 inputs:
+ *             acc += d[i][j] * a[i][p] over i = 0..m-1, then w += alpha * acc.
+ *   backward  a tile of BWD_MR rows x BWD_JV vectors of 4 columns:
+ *             acc += a[i][p] * b[p][j] over p = 0..k-1.
+ * Stores never touch anything outside the n (or k) columns of a row: other
+ * threads may be writing the neighbouring columns at the same time.
+ * The Cortex-A9 has a 64-bit NEON datapath and a 32 KB L1 data cache: the
+ * tiles are small (8 accumulators, 16 q registers in all) and the loops walk
+ * memory contiguously.
+ */
 #include "kernels.h"
+
+#if (defined(__arm__) || defined(__aarch64__)) && (defined(__ARM_NEON) || defined(__ARM_NEON__))
+
+#include <arm_neon.h>
+
+#define HDRNN_INLINE static inline __attribute__((always_inline))
+/* Tile loops have compile-time bounds; unrolling them early lets the
+ * compiler keep every accumulator in a register. */
+#define UNROLL _Pragma("GCC unroll 8")
+
+#if defined(__aarch64__)
+#define MLA(acc, x, y) vfmaq_f32((acc), (x), (y))
+#define MLA_N(acc, x, s) vfmaq_n_f32((acc), (x), (s))
+#else
+#define MLA(acc, x, y) vmlaq_f32((acc), (x), (y))
+#define MLA_N(acc, x, s) vmlaq_n_f32((acc), (x), (s))
+#endif
+
+#define FWD_MR 2 /* rows of a forward tile (at most 2 here) */
+#define FWD_NR 4 /* neurons of a forward tile (at most 4: reduce4) */
+#define UPD_NR 4 /* neurons of an update tile */
+#define UPD_PV 2 /* vectors of 4 inputs of an update tile */
+#define BWD_MR 4 /* rows of a backward tile */
+#define BWD_JV 2 /* vectors of 4 columns of a backward tile */
+
+/* The r (1..4) first floats at p, the other lanes 0. */
+HDRNN_INLINE float32x4_t load_partial(const float *p, size_t r) {
+  if (r >= 4) return vld1q_f32(p);
+  float32x4_t v = vdupq_n_f32(0.0f);
+  v = vld1q_lane_f32(p, v, 0);
+  if (r > 1) v = vld1q_lane_f32(p + 1, v, 1);
+  if (r > 2) v = vld1q_lane_f32(p + 2, v, 2);
+  return v;
+}
+
+/* Stores the r (1..4) first lanes of v at p. */
+HDRNN_INLINE void store_partial(float *p, float32x4_t v, size_t r) {
+  if (r >= 4) {
+    vst1q_f32(p, v);
+    return;
+  }
+  vst1q_lane_f32(p, v, 0);
+  if (r > 1) vst1q_lane_f32(p + 1, v, 1);
+  if (r > 2) vst1q_lane_f32(p + 2, v, 2);
+}
+
+/* Lane sums of four accumulators, each (l0+l2)+(l1+l3) whatever the others. */
+HDRNN_INLINE float32x4_t reduce4(float32x4_t v0, float32x4_t v1, float32x4_t v2,
+                                 float32x4_t v3) {
+  const float32x2_t s0 = vadd_f32(vget_low_f32(v0), vget_high_f32(v0));
+  const float32x2_t s1 = vadd_f32(vget_low_f32(v1), vget_high_f32(v1));
+  const float32x2_t s2 = vadd_f32(vget_low_f32(v2), vget_high_f32(v2));
+  const float32x2_t s3 = vadd_f32(vget_low_f32(v3), vget_high_f32(v3));
+  return vcombine_f32(vpadd_f32(s0, s1), vpadd_f32(s2, s3));
+}
+
+/*
+ * Tiles of at most max along a dimension of n, as even as possible, so that
+ * no tile is much smaller than the others. The size of the tile at i.
+ */
+HDRNN_INLINE size_t even_tile(size_t n, size_t i, size_t max) {
+  const size_t tiles = (n + max - 1) / max, base = n / tiles, extra = n % tiles;
+  return i < extra * (base + 1) ? base + 1 : base;
+}
+
+/* ------------------------------------------------------------- forward */
+
+HDRNN_INLINE void forward_tile(const size_t MR, const size_t NR, size_t k, const float *a,
+                               size_t lda, const float *b, size_t ldb, const float *bias,
+                               float *c, size_t ldc) {
+  float32x4_t acc[FWD_MR][FWD_NR];
+  UNROLL
+  for (size_t i = 0; i < MR; i++)
+    UNROLL
+    for (size_t j = 0; j < NR; j++) acc[i][j] = vdupq_n_f32(0.0f);
+  const size_t kv = k & ~(size_t)3;
+  for (size_t p = 0; p < kv; p += 4) {
+    float32x4_t av[FWD_MR];
+    UNROLL
+    for (size_t i = 0; i < MR; i++) av[i] = vld1q_f32(a + i * lda + p);
+    UNROLL
+    for (size_t j = 0; j < NR; j++) {
+      const float32x4_t bv = vld1q_f32(b + j * ldb + p);
+      UNROLL
+      for (size_t i = 0; i < MR; i++) acc[i][j] = MLA(acc[i][j], av[i], bv);
+    }
+  }
+  if (kv < k) {
+    float32x4_t av[FWD_MR];
+    UNROLL
+    for (size_t i = 0; i < MR; i++) av[i] = load_partial(a + i * lda + kv, k - kv);
+    UNROLL
+    for (size_t j = 0; j < NR; j++) {
+      const float32x4_t bv = load_partial(b + j * ldb + kv, k - kv);
+      UNROLL
+      for (size_t i = 0; i < MR; i++) acc[i][j] = MLA(acc[i][j], av[i], bv);
+    }
+  }
+  const float32x4_t bias4 = load_partial(bias, NR);
+  UNROLL
+  for (size_t i = 0; i < MR; i++) {
+    /* Missing neurons repeat neuron 0: reduce4's lanes are independent. */
+    const float32x4_t sum = reduce4(acc[i][0], acc[i][NR > 1 ? 1 : 0], acc[i][NR > 2 ? 2 : 0],
+                                    acc[i][NR > 3 ? 3 : 0]);
+    store_partial(c + i * ldc, vaddq_f32(sum, bias4), NR);
+  }
+}
+
+#define FORWARD_TILE_FN(MR, NR)                                                          \
+  static void forward_##MR##x##NR(size_t k, const float *a, size_t lda, const float *b, \
+                                  size_t ldb, const float *bias, float *c, size_t ldc) { \
+    forward_tile(MR, NR, k, a, lda, b, ldb, bias, c, ldc);                               \
+  }
+#define FORWARD_TILE_ROW(MR) \
+  FORWARD_TILE_FN(MR, 1) FORWARD_TILE_FN(MR, 2) FORWARD_TILE_FN(MR, 3) FORWARD_TILE_FN(MR, 4)
+FORWARD_TILE_ROW(1)
+FORWARD_TILE_ROW(2)
+
+typedef void (*forward_tile_fn)(size_t, const float *, size_t, const float *, size_t,
+                                const float *, float *, size_t);
+static const forward_tile_fn forward_tiles[FWD_MR][FWD_NR] = {
+    {forward_1x1, forward_1x2, forward_1x3, forward_1x4},
+    {forward_2x1, forward_2x2, forward_2x3, forward_2x4}};
+
+static void neon_forward(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                         const float *b, size_t ldb, const float *bias, float *c, size_t ldc) {
+  /* Neurons outside (their FWD_NR x k weights stay in L1), rows inside. */
+  size_t nr, mr;
+  for (size_t j = 0; j < n; j += nr) {
+    nr = even_tile(n, j, FWD_NR);
+    for (size_t i = 0; i < m; i += mr) {
+      mr = m - i < FWD_MR ? m - i : FWD_MR;
+      forward_tiles[mr - 1][nr - 1](k, a + i * lda, lda, b + j * ldb, ldb, bias + j,
+                                    c + i * ldc + j, ldc);
+    }
+  }
+}
+
+/* ------------------------------------------------------------ backward */
+
+/* MR rows x JV vectors of 4 columns, the last one holding last (1..4) columns. */
+HDRNN_INLINE void backward_tile(const size_t MR, const size_t JV, size_t last, size_t k,
+                                const float *a, size_t lda, const float *b, size_t ldb,
+                                float *c, size_t ldc) {
+  float32x4_t acc[BWD_MR][BWD_JV];
+  UNROLL
+  for (size_t i = 0; i < MR; i++)
+    UNROLL
+    for (size_t v = 0; v < JV; v++) acc[i][v] = vdupq_n_f32(0.0f);
+  for (size_t p = 0; p < k; p++) {
+    float32x4_t bv[BWD_JV];
+    UNROLL
+    for (size_t v = 0; v < JV; v++)
+      bv[v] = v == JV - 1 ? load_partial(b + p * ldb + 4 * v, last) : vld1q_f32(b + p * ldb + 4 * v);
+    UNROLL
+    for (size_t i = 0; i < MR; i++) {
+      const float ai = a[i * lda + p];
+      UNROLL
+      for (size_t v = 0; v < JV; v++) acc[i][v] = MLA_N(acc[i][v], bv[v], ai);
+    }
+  }
+  UNROLL
+  for (size_t i = 0; i < MR; i++)
+    UNROLL
+    for (size_t v = 0; v < JV; v++) {
+      if (v == JV - 1)
+        store_partial(c + i * ldc + 4 * v, acc[i][v], last);
+      else
+        vst1q_f32(c + i * ldc + 4 * v, acc[i][v]);
+    }
+}
+
+#define BACKWARD_TILE_FN(MR, JV)                                                             \
+  static void backward_##MR##x##JV(size_t last, size_t k, const float *a, size_t lda,       \
+                                   const float *b, size_t ldb, float *c, size_t ldc) {      \
+    backward_tile(MR, JV, last, k, a, lda, b, ldb, c, ldc);                                  \
+  }
+#define BACKWARD_TILE_ROW(MR) BACKWARD_TILE_FN(MR, 1) BACKWARD_TILE_FN(MR, 2)
+BACKWARD_TILE_ROW(1)
+BACKWARD_TILE_ROW(2)
+BACKWARD_TILE_ROW(3)
+BACKWARD_TILE_ROW(4)
+
+typedef void (*backward_tile_fn)(size_t, size_t, const float *, size_t, const float *, size_t,
+                                 float *, size_t);
+static const backward_tile_fn backward_tiles[BWD_MR][BWD_JV] = {
+    {backward_1x1, backward_1x2},
+    {backward_2x1, backward_2x2},
+    {backward_3x1, backward_3x2},
+    {backward_4x1, backward_4x2}};
+
+static void neon_backward(size_t m, size_t n, size_t k, const float *a, size_t lda,
+                          const float *b, size_t ldb, float *c, size_t ldc) {
+  for (size_t j = 0; j < n; j += 4 * BWD_JV) {
+    const size_t cols = n - j < 4 * BWD_JV ? n - j : 4 * BWD_JV;
+    const size_t jv = (cols + 3) / 4, last = cols - 4 * (jv - 1);
+    size_t mr;
+    for (size_t i = 0; i < m; i += mr) {
+      mr = even_tile(m, i, BWD_MR);
+      backward_tiles[mr - 1][jv - 1](last, k, a + i * lda, lda, b + j, ldb, c + i * ldc + j,
+                                     ldc);
+    }
+  }
+}
+
+/* -------------------------------------------------------------- update */
+
+/* NR neurons x PV vectors of 4 inputs, the last one holding last (1..4) inputs. */
+HDRNN_INLINE void update_tile(const size_t NR, const size_t PV, size_t last, size_t m,
+                              float alpha, const float *d, size_t ldd, const float *a,
+                              size_t lda, float *w, size_t ldw) {
+  float32x4_t acc[UPD_NR][UPD_PV];
+  UNROLL
+  for (size_t j = 0; j < NR; j++)
+    UNROLL
+    for (size_t v = 0; v < PV; v++) acc[j][v] = vdupq_n_f32(0.0f);
+  for (size_t i = 0; i < m; i++) {
+    float32x4_t av[UPD_PV];
+    UNROLL
+    for (size_t v = 0; v < PV; v++)
+      av[v] = v == PV - 1 ? load_partial(a + i * lda + 4 * v, last) : vld1q_f32(a + i * lda + 4 * v);
+    UNROLL
+    for (size_t j = 0; j < NR; j++) {
+      const float dj = d[i * ldd + j];
+      UNROLL
+      for (size_t v = 0; v < PV; v++) acc[j][v] = MLA_N(acc[j][v], av[v], dj);
+    }
+  }
+  UNROLL
+  for (size_t j = 0; j < NR; j++)
+    UNROLL
+    for (size_t v = 0; v < PV; v++) {
+      float *wp = w + j * ldw + 4 * v;
+      if (v == PV - 1)
+        store_partial(wp, MLA_N(load_partial(wp, last), acc[j][v], alpha), last);
+      else
+        vst1q_f32(wp, MLA_N(vld1q_f32(wp), acc[j][v], alpha));
+    }
+}
+
+#define UPDATE_TILE_FN(NR, PV)                                                               \
+  static void update_##NR##x##PV(size_t last, size_t m, float alpha, const float *d,        \
+                                 size_t ldd, const float *a, size_t lda, float *w,          \
+                                 size_t ldw) {                                               \
+    update_tile(NR, PV, last, m, alpha, d, ldd, a, lda, w, ldw);                             \
+  }
+#define UPDATE_TILE_ROW(NR) UPDATE_TILE_FN(NR, 1) UPDATE_TILE_FN(NR, 2)
+UPDATE_TILE_ROW(1)
+UPDATE_TILE_ROW(2)
+UPDATE_TILE_ROW(3)
+UPDATE_TILE_ROW(4)
+
+typedef void (*update_tile_fn)(size_t, size_t, float, const float *, size_t, const float *,
+                               size_t, float *, size_t);
+static const update_tile_fn update_tiles[UPD_NR][UPD_PV] = {
+    {update_1x1, update_1x2}, {update_2x1, update_2x2}, {update_3x1, update_3x2},
+    {update_4x1, update_4x2}};
+
+static void neon_update(size_t m, size_t n, size_t k, float alpha, const float *d, size_t ldd,
+                        const float *a, size_t lda, float *w, size_t ldw) {
+  /* Inputs outside (the m x 4*UPD_PV panel of a stays in L1), neurons inside. */
+  for (size_t p = 0; p < k; p += 4 * UPD_PV) {
+    const size_t cols = k - p < 4 * UPD_PV ? k - p : 4 * UPD_PV;
+    const size_t pv = (cols + 3) / 4, last = cols - 4 * (pv - 1);
+    size_t nr;
+    for (size_t j = 0; j < n; j += nr) {
+      nr = even_tile(n, j, UPD_NR);
+      update_tiles[nr - 1][pv - 1](last, m, alpha, d + j, ldd, a + p, lda, w + j * ldw + p,
+                                   ldw);
+    }
+  }
+}
+
+/* --------------------------------------------------- element-wise kernels */
+
+/* num / den for den in [1, 2]: a division on aarch64; on armv7, which has
+ * none, the reciprocal estimate refined by two Newton steps (~1-2 ulp). */
+HDRNN_INLINE float32x4_t divide(float32x4_t num, float32x4_t den) {
+#if defined(__aarch64__)
+  return vdivq_f32(num, den);
+#else
+  float32x4_t r = vrecpeq_f32(den);
+  r = vmulq_f32(r, vrecpsq_f32(den, r));
+  r = vmulq_f32(r, vrecpsq_f32(den, r));
+  return vmulq_f32(num, r);
+#endif
+}
+
+/*
+ * Logistic function of 4 lanes. With t = -|x| and e = exp(t) in (0, 1]:
+ * x >= 0 gives 1 / (1 + e), x < 0 gives e / (1 + e); neither can overflow.
+ * exp is Cephes' expf: t = n ln2 + r, n = floor(t log2(e) + 1/2), a degree-7
+ * polynomial for exp(r) (relative error about 1e-7), times 2^n built in the
+ * exponent bits. t is clamped so that 2^n stays normal; below that exp(t) <
+ * 2^-126 and is taken as 0, so sigmoid saturates to exactly 0 and 1. NaN
+ * stays NaN.
+ */
+HDRNN_INLINE float32x4_t sigmoid4(float32x4_t x) {
+  const float32x4_t one = vdupq_n_f32(1.0f);
+  const float32x4_t lo = vdupq_n_f32(-87.33654f); /* ln(2^-126) */
+  const float32x4_t t =
+      vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x80000000u)));
+  const float32x4_t tc = vmaxq_f32(t, lo);
+  /* n = floor(tc log2(e) + 1/2): truncation, minus 1 where that rounded up. */
+  const float32x4_t f = vmlaq_f32(vdupq_n_f32(0.5f), tc, vdupq_n_f32(1.44269504088896341f));
+  int32x4_t n = vcvtq_s32_f32(f);
+  float32x4_t fx = vcvtq_f32_s32(n);
+  const uint32x4_t up = vcgtq_f32(fx, f);
+  n = vaddq_s32(n, vreinterpretq_s32_u32(up)); /* up is all ones (-1) where set */
+  fx = vcvtq_f32_s32(n);
+  float32x4_t r = vmlsq_f32(tc, fx, vdupq_n_f32(0.693359375f));
+  r = vmlsq_f32(r, fx, vdupq_n_f32(-2.12194440e-4f));
+  float32x4_t y = vdupq_n_f32(1.9875691500e-4f);
+  y = vmlaq_f32(vdupq_n_f32(1.3981999507e-3f), y, r);
+  y = vmlaq_f32(vdupq_n_f32(8.3334519073e-3f), y, r);
+  y = vmlaq_f32(vdupq_n_f32(4.1665795894e-2f), y, r);
+  y = vmlaq_f32(vdupq_n_f32(1.6666665459e-1f), y, r);
+  y = vmlaq_f32(vdupq_n_f32(5.0000001201e-1f), y, r);
+  y = vmlaq_f32(r, y, vmulq_f32(r, r));
+  y = vaddq_f32(y, one);
+  const int32x4_t bits = vshlq_n_s32(vaddq_s32(n, vdupq_n_s32(127)), 23); /* n in -126..0 */
+  float32x4_t e = vmulq_f32(y, vreinterpretq_f32_s32(bits));
+  e = vreinterpretq_f32_u32(
+      vbicq_u32(vreinterpretq_u32_f32(e), vcltq_f32(t, lo))); /* exp(t) < 2^-126: 0 */
+  const float32x4_t num = vbslq_f32(vcltq_f32(x, vdupq_n_f32(0.0f)), e, one);
+  const float32x4_t s = divide(num, vaddq_f32(one, e));
+  return vbslq_f32(vceqq_f32(x, x), s, x); /* NaN in, NaN out */
+}
+
+static void neon_sigmoid(float *x, size_t n) {
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(x + i, sigmoid4(vld1q_f32(x + i)));
+  if (i < n) store_partial(x + i, sigmoid4(load_partial(x + i, n - i)), n - i);
+}
+
+/* d * (a * (1 - a)), three roundings as in the portable kernel. */
+HDRNN_INLINE float32x4_t sigmoid_backward4(float32x4_t d, float32x4_t a) {
+  return vmulq_f32(d, vmulq_f32(a, vsubq_f32(vdupq_n_f32(1.0f), a)));
+}
+
+static void neon_sigmoid_backward(float *d, const float *a, size_t n) {
+  size_t i = 0;
+  for (; i + 4 <= n; i += 4)
+    vst1q_f32(d + i, sigmoid_backward4(vld1q_f32(d + i), vld1q_f32(a + i)));
+  if (i < n)
+    store_partial(d + i,
+                  sigmoid_backward4(load_partial(d + i, n - i), load_partial(a + i, n - i)),
+                  n - i);
+}
+
+/*
+ * (float)v / 255.0f, correctly rounded: armv7 NEON has no division, so the
+ * 256 quotients are a table, each one folded by the compiler from that exact
+ * expression (constant folding is correctly rounded).
+ */
+#define SCALE1(v) ((float)(v) / 255.0f)
+#define SCALE4(v) SCALE1(v), SCALE1((v) + 1), SCALE1((v) + 2), SCALE1((v) + 3)
+#define SCALE16(v) SCALE4(v), SCALE4((v) + 4), SCALE4((v) + 8), SCALE4((v) + 12)
+#define SCALE64(v) SCALE16(v), SCALE16((v) + 16), SCALE16((v) + 32), SCALE16((v) + 48)
+static const float byte_scale[256] = {SCALE64(0), SCALE64(64), SCALE64(128), SCALE64(192)};
+
+static void neon_scale_bytes(float *dst, const uint8_t *src, size_t n) {
+  for (size_t i = 0; i < n; i++) dst[i] = byte_scale[src[i]];
+}
+
+static const hdrnn_kernels neon_kernels = {
+    "neon",       neon_forward, neon_backward,         neon_update,
+    neon_sigmoid, neon_sigmoid_backward, neon_scale_bytes};
+
+const hdrnn_kernels *hdrnn_kernels_neon_table(void) { return &neon_kernels; }
+
+#else /* no NEON in this build */
+
 const hdrnn_kernels *hdrnn_kernels_neon_table(void) { return NULL; }
+
+#endif
