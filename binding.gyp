@@ -38,6 +38,7 @@
         "native/core/src/pool.c",
         "native/core/src/reference.c",
         "native/core/src/train.c",
+        "native/core/src/train_batched.c",
         "native/core/src/evaluate.c",
         "native/core/kernels/kernels_portable.c",
         "native/core/kernels/kernels_select.c"

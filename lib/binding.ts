@@ -54,6 +54,7 @@ export interface NativeTrainEvent {
   batches: number;
   loss: number;
   seconds: number;
+  threads?: number;
   correct?: number;
   total?: number;
   testLoss?: number;

@@ -44,8 +44,11 @@ export interface InferResult {
 }
 
 export interface RunOptions {
-  /** Threads to use; default: the number of CPUs (os.availableParallelism()). */
-  threads?: number;
+  /**
+   * Threads to use. Inference and evaluation default to the number of CPUs
+   * (os.availableParallelism()); training defaults to 'auto'.
+   */
+  threads?: number | 'auto';
   /** Force a kernel set ('portable' to compare with the SIMD path); default 'best' or $HDRNN_KERNELS. */
   kernels?: KernelName;
 }
@@ -68,6 +71,8 @@ export interface EpochReport {
   loss: number;
   /** Training time of the epoch in seconds (evaluation excluded). */
   seconds: number;
+  /** Threads the epoch's last mini-batches ran on (the automatic choice unless options.threads was given). */
+  threads: number;
   /** Present when testData was given. */
   test?: { correct: number; total: number; accuracy: number; loss: number; seconds: number };
 }
@@ -82,6 +87,13 @@ export interface BatchProgress {
 }
 
 export interface TrainOptions extends RunOptions {
+  /**
+   * Threads to train on. Default 'auto': up to the number of CPUs, timing
+   * the candidates as training runs and keeping the fastest (on dedicated
+   * cores with big batches, all of them; with small batches, on busy or
+   * virtual CPUs, fewer). The weights are the same whatever it picks.
+   */
+  threads?: number | 'auto';
   /** Default 30. */
   epochs?: number;
   /** Mini-batch size B; default 10. */
@@ -138,12 +150,17 @@ function defaultKernels(): KernelName | undefined {
   return env ? v.kernelName(env, 'HDRNN_KERNELS') : undefined;
 }
 
-export function runOptions(value: unknown, name = 'options'): NativeRunOptions {
+/** Thread and kernel options; `auto` is what an absent `threads` means (0 for the addon: automatic). */
+export function runOptions(value: unknown, name = 'options', auto = false): NativeRunOptions {
   const o = v.options(value, name);
   const threads = v.opt(o, 'threads');
   const kernels = v.opt(o, 'kernels');
+  let count: number;
+  if (threads === undefined) count = auto ? 0 : availableParallelism();
+  else if (threads === 'auto') count = auto ? 0 : availableParallelism();
+  else count = v.integer(threads, `${name}.threads`, 1, 1024);
   return {
-    threads: threads === undefined ? availableParallelism() : v.integer(threads, `${name}.threads`, 1, 1024),
+    threads: count,
     kernels: kernels === undefined ? defaultKernels() : v.kernelName(kernels, `${name}.kernels`),
   };
 }
@@ -324,7 +341,7 @@ export class Network {
     return new Promise<TrainReport>((resolve, reject) => {
       if (!(data instanceof Dataset)) throw v.typeError('data', 'a Dataset', data);
       const o = v.options(options, 'options');
-      const run = runOptions(o);
+      const run = runOptions(o, 'options', true);
       const num = (key: string, fallback: number, check: (x: unknown, name: string) => number) => {
         const x = v.opt(o, key);
         return x === undefined ? fallback : check(x, `options.${key}`);
@@ -376,7 +393,7 @@ export class Network {
             call(onProgress, { epoch: e.epoch, epochs, batch: e.batch, batches: e.batches, loss: e.loss, seconds: e.seconds });
             break;
           case 'epoch': {
-            const report: EpochReport = { epoch: e.epoch, epochs, loss: e.loss, seconds: e.seconds };
+            const report: EpochReport = { epoch: e.epoch, epochs, loss: e.loss, seconds: e.seconds, threads: e.threads ?? 1 };
             if (e.total !== undefined) {
               report.test = {
                 correct: e.correct!,

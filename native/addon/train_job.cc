@@ -23,6 +23,7 @@ struct TrainEvent {
   double seconds = 0;      // training time of this epoch (or of the run, for done)
   double eval_seconds = 0; // time spent evaluating the test set
   uint32_t epochs_done = 0;
+  unsigned threads = 0;    // threads the epoch's last mini-batches ran on
   bool aborted = false;
   hdrnn_status status{};
 };
@@ -113,6 +114,7 @@ void TrainJob::Run() {
     event->batch = event->batches = batches;
     event->loss = hdrnn_trainer_epoch_loss(trainer);
     event->seconds = Since(epoch_start);
+    event->threads = hdrnn_trainer_threads(trainer);
     if (has_test_) {
       // This thread is the network's only writer, so it may read the
       // weights without the lock.
@@ -157,6 +159,7 @@ void TrainJob::CallJs(Napi::Env env, Napi::Function callback, TrainJob *, TrainE
   o.Set("batches", Napi::Number::New(env, (double)event->batches));
   o.Set("loss", Napi::Number::New(env, event->loss));
   o.Set("seconds", Napi::Number::New(env, event->seconds));
+  if (event->type == TrainEvent::kEpoch) o.Set("threads", Napi::Number::New(env, event->threads));
   if (event->has_test) {
     o.Set("correct", Napi::Number::New(env, (double)event->correct));
     o.Set("total", Napi::Number::New(env, (double)event->total));
@@ -217,8 +220,9 @@ Napi::Value StartTraining(const Napi::CallbackInfo &info, std::shared_ptr<NetSta
     config.options.shuffle = v.As<Napi::Boolean>().Value() ? 1 : 0;
   }
   if (!(v = Option(o, "seed")).IsUndefined()) config.options.seed = ExpectSeed(env, v);
+  // 0 (the default): automatic, up to all CPUs (see hdrnn_train_options).
   if (!(v = Option(o, "threads")).IsUndefined())
-    config.options.threads = (unsigned)ExpectInteger(env, v, "threads", 1, 1024);
+    config.options.threads = (unsigned)ExpectInteger(env, v, "threads", 0, 1024);
   if (!(v = Option(o, "algorithm")).IsUndefined()) {
     const std::string a = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
     if (a == "batched") config.options.algorithm = HDRNN_ALGORITHM_BATCHED;
@@ -228,7 +232,7 @@ Napi::Value StartTraining(const Napi::CallbackInfo &info, std::shared_ptr<NetSta
   config.options.kernels = ExpectKernels(env, Option(o, "kernels"));
   if (!(v = Option(o, "progressEvery")).IsUndefined())
     config.progress_every = (size_t)ExpectInteger(env, v, "progressEvery", 0, 1e9);
-  config.eval_options.threads = config.options.threads;
+  config.eval_options.threads = config.options.threads; // 0: all CPUs
   config.eval_options.kernels = config.options.kernels;
 
   // Check the data against the network now, so mistakes reject at once

@@ -222,7 +222,9 @@ typedef struct hdrnn_train_options {
   float learning_rate;     /* eta, finite and > 0 */
   int shuffle;             /* nonzero: new order each epoch from seed */
   uint64_t seed;           /* for the shuffle */
-  unsigned threads;        /* 0: hdrnn_cpu_count() */
+  unsigned threads;        /* 0: automatic, up to hdrnn_cpu_count(): the trainer
+                            times candidate counts as it runs and keeps the
+                            fastest (the weights are the same whatever it picks) */
   hdrnn_algorithm algorithm;
   const hdrnn_kernels *kernels; /* NULL: hdrnn_kernels_best() */
   /* Optional flag owned by the caller, read atomically between mini-batches:
@@ -262,6 +264,7 @@ size_t hdrnn_trainer_batches_done(const hdrnn_trainer *trainer); /* this epoch *
 /* Mean quadratic cost 0.5*|a-y|^2 of the examples seen so far this epoch,
  * each taken in its forward pass before its batch's update. */
 double hdrnn_trainer_epoch_loss(const hdrnn_trainer *trainer);
+/* Threads the last mini-batches ran on (with options.threads 0, the automatic choice). */
 unsigned hdrnn_trainer_threads(const hdrnn_trainer *trainer);
 
 /* --------------------------------------------------- evaluation, inference */

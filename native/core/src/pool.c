@@ -9,11 +9,20 @@
 #include "internal.h"
 #include "pool.h"
 
-/* Spins before sleeping: long enough to cover a mini-batch stage (microseconds). */
-#define SPIN_LIMIT 4000
+/*
+ * Waiting threads spin a while before sleeping, and the while adapts: it
+ * grows when spinning pays off (the awaited thread arrived during the spin,
+ * as on dedicated cores) and shrinks when it does not (as when cores are
+ * shared with other work, or are virtual CPUs time-sharing a physical one:
+ * there a spinning thread only steals time from the thread it waits for).
+ */
+#define SPIN_MIN 16
+#define SPIN_START 256
+#define SPIN_MAX 8192
 
 struct hdrnn_pool {
   unsigned threads; /* including the caller */
+  unsigned active;  /* threads taking part in the current job */
   pthread_t *workers;
   unsigned started; /* workers actually created */
   pthread_mutex_t mutex;
@@ -24,6 +33,7 @@ struct hdrnn_pool {
   unsigned job;      /* generation of the current job (atomic) */
   unsigned running;  /* workers still in the current job (atomic) */
   int stop;
+  unsigned spin_limit; /* current spin budget (atomic, a heuristic only) */
   unsigned arrived;  /* threads at the barrier (atomic) */
   unsigned phase;    /* barrier generation (atomic) */
   pthread_cond_t barrier_cv;
@@ -39,10 +49,15 @@ static inline void cpu_relax(void) {
 
 /* Waits until *word differs from seen: spin, then sleep on cv. */
 static void wait_change(hdrnn_pool *pool, unsigned *word, unsigned seen, pthread_cond_t *cv) {
-  for (int i = 0; i < SPIN_LIMIT; i++) {
-    if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != seen) return;
+  const unsigned limit = __atomic_load_n(&pool->spin_limit, __ATOMIC_RELAXED);
+  for (unsigned i = 0; i < limit; i++) {
+    if (__atomic_load_n(word, __ATOMIC_ACQUIRE) != seen) {
+      if (limit < SPIN_MAX) __atomic_store_n(&pool->spin_limit, limit + limit / 8 + 1, __ATOMIC_RELAXED);
+      return;
+    }
     cpu_relax();
   }
+  if (limit > SPIN_MIN) __atomic_store_n(&pool->spin_limit, limit / 2, __ATOMIC_RELAXED);
   pthread_mutex_lock(&pool->mutex);
   while (__atomic_load_n(word, __ATOMIC_ACQUIRE) == seen) pthread_cond_wait(cv, &pool->mutex);
   pthread_mutex_unlock(&pool->mutex);
@@ -70,7 +85,7 @@ static void *worker_main(void *arg) {
     wait_change(pool, &pool->job, seen, &pool->wake);
     seen = __atomic_load_n(&pool->job, __ATOMIC_ACQUIRE);
     if (__atomic_load_n(&pool->stop, __ATOMIC_ACQUIRE)) return NULL;
-    pool->fn(pool->ctx, tid, pool->threads);
+    if (tid < pool->active) pool->fn(pool->ctx, tid, pool->active);
     if (__atomic_sub_fetch(&pool->running, 1, __ATOMIC_ACQ_REL) == 0) {
       pthread_mutex_lock(&pool->mutex);
       pthread_cond_signal(&pool->idle);
@@ -93,6 +108,8 @@ hdrnn_code hdrnn_pool_create(hdrnn_pool **out, unsigned threads, hdrnn_status *s
   hdrnn_pool *pool = calloc(1, sizeof *pool);
   if (pool == NULL) return hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
   pool->threads = threads;
+  pool->active = threads;
+  pool->spin_limit = SPIN_START;
   if (threads > 1) {
     pool->workers = calloc(threads - 1, sizeof *pool->workers);
     if (pool->workers == NULL) {
@@ -139,16 +156,24 @@ void hdrnn_pool_free(hdrnn_pool *pool) {
 unsigned hdrnn_pool_threads(const hdrnn_pool *pool) { return pool->threads; }
 
 void hdrnn_pool_run(hdrnn_pool *pool, hdrnn_pool_fn fn, void *ctx) {
-  if (pool->threads == 1) {
+  hdrnn_pool_run_active(pool, fn, ctx, pool->threads);
+}
+
+void hdrnn_pool_run_active(hdrnn_pool *pool, hdrnn_pool_fn fn, void *ctx, unsigned active) {
+  if (active == 0 || active > pool->threads) active = pool->threads;
+  if (active == 1) {
+    pool->active = 1;
     fn(ctx, 0, 1);
     return;
   }
   pool->fn = fn;
   pool->ctx = ctx;
+  pool->active = active;
   __atomic_store_n(&pool->running, pool->threads - 1, __ATOMIC_RELEASE);
   publish_change(pool, &pool->job, &pool->wake);
-  fn(ctx, 0, pool->threads);
-  for (int i = 0; i < SPIN_LIMIT; i++) {
+  fn(ctx, 0, active);
+  const unsigned limit = __atomic_load_n(&pool->spin_limit, __ATOMIC_RELAXED);
+  for (unsigned i = 0; i < limit; i++) {
     if (__atomic_load_n(&pool->running, __ATOMIC_ACQUIRE) == 0) return;
     cpu_relax();
   }
@@ -159,9 +184,9 @@ void hdrnn_pool_run(hdrnn_pool *pool, hdrnn_pool_fn fn, void *ctx) {
 }
 
 void hdrnn_pool_barrier(hdrnn_pool *pool) {
-  if (pool->threads == 1) return;
+  if (pool->active <= 1) return;
   const unsigned phase = __atomic_load_n(&pool->phase, __ATOMIC_ACQUIRE);
-  if (__atomic_add_fetch(&pool->arrived, 1, __ATOMIC_ACQ_REL) == pool->threads) {
+  if (__atomic_add_fetch(&pool->arrived, 1, __ATOMIC_ACQ_REL) == pool->active) {
     __atomic_store_n(&pool->arrived, 0, __ATOMIC_RELAXED);
     publish_change(pool, &pool->phase, &pool->barrier_cv);
   } else {

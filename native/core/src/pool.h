@@ -21,6 +21,9 @@ hdrnn_code hdrnn_pool_create(hdrnn_pool **out, unsigned threads, hdrnn_status *s
 void hdrnn_pool_free(hdrnn_pool *pool);
 unsigned hdrnn_pool_threads(const hdrnn_pool *pool);
 void hdrnn_pool_run(hdrnn_pool *pool, hdrnn_pool_fn fn, void *ctx);
+/* The same with only the first `active` threads (1..threads); the others
+ * stay idle and barriers wait for the active ones only. */
+void hdrnn_pool_run_active(hdrnn_pool *pool, hdrnn_pool_fn fn, void *ctx, unsigned active);
 void hdrnn_pool_barrier(hdrnn_pool *pool);
 
 /* The part [*begin, *end) of n items that thread tid of threads takes, cut at

@@ -1,0 +1,346 @@
+/*
+ * train_batched.c - mini-batch SGD a whole batch at a time, on the pool's
+ * threads, with as few barriers as the data dependencies allow.
+ *
+ * Every mini-batch goes through each layer as one matrix product (kernels.h).
+ * Each thread owns a slice of the neurons of every hidden layer and does all
+ * the work on them: their activations, their deltas, the rows of weights
+ * coming into them. Each number is thus computed by one thread with the same
+ * kernel call whatever the thread count, and the weights after training do
+ * not depend on how many threads ran it.
+ *
+ * With L weight layers and a small output layer (up to REPLICATED_TOP_MAX
+ * neurons, as MNIST's 10), a batch b runs in these stages, barriers between:
+ *
+ *   1. apply batch b-1's deferred updates (below); forward layer 1 for my
+ *      neurons: a1 = sigmoid(a0 W1^T + b1)
+ *   2..L-1. forward layer l for my neurons (needs all of a[l-1])
+ *   L. every thread computes the whole output layer and its deltas,
+ *      d[L] = (a[L] - y) a[L] (1 - a[L]), itself (a few thousand flops, cheaper
+ *      than a barrier); then, hidden layers from the top, for my neurons:
+ *      d[l] = (d[l+1] W[l+1]) a[l] (1 - a[l]) (a barrier before each but the
+ *      first: it needs all of d[l+1]); at l = 1, update my rows of W1 and
+ *      load my rows of batch b+1's inputs.
+ *
+ * Updates that would race with other threads still reading the same weights
+ * in this batch (W[l] for l >= 2 is read by every thread's d[l-1]; the output
+ * layer by every thread's copy of the forward pass) are deferred to stage 1 of
+ * the next batch, when nobody reads them. Activations and deltas are double
+ * buffered by batch parity so that deferred updates still see their batch.
+ * The default 784-32-10 network needs two barriers per mini-batch. A wider
+ * output layer is split between threads like a hidden one (one more barrier).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "trainer.h"
+
+/* Neuron slices are cut at multiples of this (one AVX2 vector) where possible. */
+#define SPLIT_ALIGN 8
+/* Output layers up to this size are computed by every thread. */
+#define REPLICATED_TOP_MAX 64
+
+/* ------------------------------------------------------------ workspaces */
+
+static float **alloc_rows(size_t arrays, size_t rows, const uint32_t *widths, size_t same_width,
+                          int skip_first) {
+  float **a = calloc(arrays, sizeof *a);
+  if (a == NULL) return NULL;
+  for (size_t i = skip_first ? 1 : 0; i < arrays; i++) {
+    size_t n;
+    if (!hdrnn_mul_size(rows, widths != NULL ? widths[i] : same_width, &n) ||
+        (a[i] = hdrnn_aligned_alloc(n, sizeof(float))) == NULL) {
+      for (size_t j = 0; j < i; j++) hdrnn_aligned_free(a[j]);
+      free(a);
+      return NULL;
+    }
+  }
+  return a;
+}
+
+static void free_rows(float **a, size_t arrays) {
+  if (a == NULL) return;
+  for (size_t i = 0; i < arrays; i++) hdrnn_aligned_free(a[i]);
+  free(a);
+}
+
+void hdrnn_batched_free(hdrnn_trainer *t) {
+  hdrnn_batch_buffers *b = &t->buffers;
+  hdrnn_pool_free(t->pool);
+  t->pool = NULL;
+  for (int p = 0; p < 2; p++) {
+    free_rows(b->activations[p], t->net->layer_count);
+    free_rows(b->deltas[p], t->net->layer_count);
+    b->activations[p] = b->deltas[p] = NULL;
+  }
+  free_rows(b->top_activations, b->threads);
+  free_rows(b->top_deltas, b->threads);
+  b->top_activations = b->top_deltas = NULL;
+}
+
+hdrnn_code hdrnn_batched_init(hdrnn_trainer *t, unsigned threads, hdrnn_status *status) {
+  const hdrnn_network *net = t->net;
+  hdrnn_batch_buffers *b = &t->buffers;
+  const size_t rows = t->options.batch_size, outputs = net->sizes[net->layer_count - 1];
+  size_t total; /* one set of buffers, to refuse absurd batch sizes early */
+  if (!hdrnn_mul_size(rows, outputs, &total))
+    return hdrnn_fail(status, HDRNN_ERR_LIMIT, "batch size %zu is too large", rows);
+  b->threads = threads;
+  b->replicated_top = outputs <= REPLICATED_TOP_MAX;
+  int ok = 1;
+  for (int p = 0; p < 2 && ok; p++) {
+    b->activations[p] = alloc_rows(net->layer_count, rows, net->sizes, 0, 0);
+    b->deltas[p] = alloc_rows(net->layer_count, rows, net->sizes, 0, 1);
+    ok = b->activations[p] != NULL && b->deltas[p] != NULL;
+  }
+  if (ok && b->replicated_top) {
+    b->top_activations = alloc_rows(threads, rows, NULL, outputs, 0);
+    b->top_deltas = alloc_rows(threads, rows, NULL, outputs, 0);
+    ok = b->top_activations != NULL && b->top_deltas != NULL;
+  }
+  if (!ok) {
+    hdrnn_batched_free(t);
+    return hdrnn_fail(status, HDRNN_ERR_NO_MEMORY,
+                      "out of memory for the workspaces of a batch of %zu", rows);
+  }
+  return hdrnn_pool_create(&t->pool, threads, status);
+}
+
+/* -------------------------------------------------------------- stages */
+
+typedef struct batch_ctx {
+  hdrnn_trainer *t;
+  unsigned tid, threads;
+  size_t batch, first, rows; /* rows in this batch */
+  int p;                     /* buffer parity: batch & 1 */
+  float alpha;               /* -eta / rows */
+} batch_ctx;
+
+static batch_ctx batch_context(hdrnn_trainer *t, size_t batch, unsigned tid, unsigned threads) {
+  batch_ctx c;
+  c.t = t;
+  c.tid = tid;
+  c.threads = threads;
+  c.batch = batch;
+  c.p = (int)(batch & 1);
+  hdrnn_trainer_batch_bounds(t, batch, &c.first, &c.rows);
+  c.alpha = -t->options.learning_rate / (float)c.rows;
+  return c;
+}
+
+/* My neurons of layer l. */
+static void mine(const batch_ctx *c, size_t l, size_t *begin, size_t *end) {
+  hdrnn_partition(c->t->net->sizes[l], c->tid, c->threads, SPLIT_ALIGN, begin, end);
+}
+
+static float *weights(const batch_ctx *c, size_t l) {
+  return c->t->net->params + c->t->net->weight_offsets[l - 1];
+}
+
+static float *biases(const batch_ctx *c, size_t l) {
+  return c->t->net->params + c->t->net->bias_offsets[l - 1];
+}
+
+/* Output activations and deltas of this batch as this thread sees them. */
+static float *top_activations(const batch_ctx *c) {
+  const hdrnn_batch_buffers *b = &c->t->buffers;
+  return b->replicated_top ? b->top_activations[c->tid]
+                           : b->activations[c->p][c->t->net->layer_count - 1];
+}
+
+static float *top_deltas(const batch_ctx *c) {
+  const hdrnn_batch_buffers *b = &c->t->buffers;
+  return b->replicated_top ? b->top_deltas[c->tid] : b->deltas[c->p][c->t->net->layer_count - 1];
+}
+
+/* My rows of batch c's inputs, scaled (bytes / 255) or copied (floats). */
+static void load_inputs(const batch_ctx *c) {
+  const hdrnn_trainer *t = c->t;
+  const size_t n = t->data.input_size;
+  float *x = t->buffers.activations[c->p][0];
+  size_t begin, end;
+  hdrnn_partition(c->rows, c->tid, c->threads, 1, &begin, &end);
+  for (size_t r = begin; r < end; r++) {
+    const size_t example = t->order[c->first + r];
+    if (t->data.pixels != NULL)
+      t->kernels->scale_bytes(x + r * n, t->data.pixels + example * n, n);
+    else
+      memcpy(x + r * n, t->data.features + example * n, n * sizeof(float));
+  }
+}
+
+/* d = (a - y) a (1 - a) for the quadratic cost, rows x [begin, end) of `width`. */
+static void output_deltas(const batch_ctx *c, const float *a, float *d, size_t width,
+                          size_t begin, size_t end) {
+  for (size_t r = 0; r < c->rows; r++) {
+    const uint32_t label = hdrnn_dataset_label(&c->t->data, c->t->order[c->first + r]);
+    for (size_t j = begin; j < end; j++) d[r * width + j] = a[r * width + j] - (j == label ? 1.0f : 0.0f);
+    c->t->kernels->sigmoid_backward(d + r * width + begin, a + r * width + begin, end - begin);
+  }
+}
+
+/* Forward pass of layer l for my neurons (and their deltas if l is the output). */
+static void forward_mine(const batch_ctx *c, size_t l) {
+  const hdrnn_trainer *t = c->t;
+  const size_t in = t->net->sizes[l - 1], out = t->net->sizes[l];
+  size_t begin, end;
+  mine(c, l, &begin, &end);
+  if (begin == end) return;
+  float *a = t->buffers.activations[c->p][l];
+  t->kernels->forward(c->rows, end - begin, in, t->buffers.activations[c->p][l - 1], in,
+                      weights(c, l) + begin * in, in, biases(c, l) + begin, a + begin, out);
+  for (size_t r = 0; r < c->rows; r++) t->kernels->sigmoid(a + r * out + begin, end - begin);
+  if (l == t->net->layer_count - 1) output_deltas(c, a, t->buffers.deltas[c->p][l], out, begin, end);
+}
+
+/* The whole output layer and its deltas, into this thread's own buffers. */
+static void forward_top_replicated(const batch_ctx *c) {
+  const hdrnn_trainer *t = c->t;
+  const size_t top = t->net->layer_count - 1;
+  const size_t in = t->net->sizes[top - 1], out = t->net->sizes[top];
+  float *a = top_activations(c);
+  t->kernels->forward(c->rows, out, in, t->buffers.activations[c->p][top - 1], in, weights(c, top),
+                      in, biases(c, top), a, out);
+  t->kernels->sigmoid(a, c->rows * out);
+  output_deltas(c, a, top_deltas(c), out, 0, out);
+}
+
+/* The cost of each example before the update, in a fixed order (thread 0). */
+static double batch_loss(const batch_ctx *c) {
+  const size_t out = c->t->net->sizes[c->t->net->layer_count - 1];
+  const float *a = top_activations(c);
+  double loss = 0.0;
+  for (size_t r = 0; r < c->rows; r++) {
+    const uint32_t label = hdrnn_dataset_label(&c->t->data, c->t->order[c->first + r]);
+    for (size_t j = 0; j < out; j++) {
+      const double diff = (double)a[r * out + j] - (j == label ? 1.0 : 0.0);
+      loss += 0.5 * diff * diff;
+    }
+  }
+  return loss;
+}
+
+/* d[l] for my neurons of hidden layer l: (d[l+1] W[l+1]) a[l] (1 - a[l]). */
+static void backward_mine(const batch_ctx *c, size_t l) {
+  const hdrnn_trainer *t = c->t;
+  const size_t width = t->net->sizes[l], above = t->net->sizes[l + 1];
+  const int top = l + 1 == t->net->layer_count - 1;
+  const float *d_above = top ? top_deltas(c) : t->buffers.deltas[c->p][l + 1];
+  const float *a = t->buffers.activations[c->p][l];
+  float *d = t->buffers.deltas[c->p][l];
+  size_t begin, end;
+  mine(c, l, &begin, &end);
+  if (begin == end) return;
+  t->kernels->backward(c->rows, end - begin, above, d_above, above, weights(c, l + 1) + begin, width,
+                       d + begin, width);
+  for (size_t r = 0; r < c->rows; r++)
+    t->kernels->sigmoid_backward(d + r * width + begin, a + r * width + begin, end - begin);
+}
+
+/* W[l] and b[l] rows of my neurons of l: += alpha * sum over the batch. */
+static void update_mine(const batch_ctx *c, size_t l) {
+  const hdrnn_trainer *t = c->t;
+  const size_t in = t->net->sizes[l - 1], out = t->net->sizes[l];
+  const float *d = t->buffers.deltas[c->p][l];
+  size_t begin, end;
+  mine(c, l, &begin, &end);
+  if (begin == end) return;
+  t->kernels->update(c->rows, end - begin, in, c->alpha, d + begin, out,
+                     t->buffers.activations[c->p][l - 1], in, weights(c, l) + begin * in, in);
+  float *b = biases(c, l);
+  for (size_t j = begin; j < end; j++) {
+    float sum = 0.0f;
+    for (size_t r = 0; r < c->rows; r++) sum += d[r * out + j];
+    b[j] += c->alpha * sum;
+  }
+}
+
+/* A replicated output layer: my columns of W[L] (my neurons of L-1) and my
+ * share of b[L], from this thread's copy of d[L]. */
+static void update_top_replicated(const batch_ctx *c) {
+  const hdrnn_trainer *t = c->t;
+  const size_t top = t->net->layer_count - 1;
+  const size_t in = t->net->sizes[top - 1], out = t->net->sizes[top];
+  const float *d = top_deltas(c);
+  size_t begin, end;
+  mine(c, top - 1, &begin, &end);
+  if (begin < end)
+    t->kernels->update(c->rows, out, end - begin, c->alpha, d, out,
+                       t->buffers.activations[c->p][top - 1] + begin, in, weights(c, top) + begin,
+                       in);
+  hdrnn_partition(out, c->tid, c->threads, 1, &begin, &end);
+  float *b = biases(c, top);
+  for (size_t j = begin; j < end; j++) {
+    float sum = 0.0f;
+    for (size_t r = 0; r < c->rows; r++) sum += d[r * out + j];
+    b[j] += c->alpha * sum;
+  }
+}
+
+/* The updates batch c deferred: every layer above the first. */
+static void apply_deferred(const batch_ctx *c) {
+  const size_t top = c->t->net->layer_count - 1;
+  for (size_t l = 2; l < top; l++) update_mine(c, l);
+  if (c->t->buffers.replicated_top)
+    update_top_replicated(c);
+  else
+    update_mine(c, top);
+}
+
+static void run_batch(const batch_ctx *c, size_t index_in_step) {
+  hdrnn_trainer *t = c->t;
+  const size_t top = t->net->layer_count - 1;
+  const int replicated = t->buffers.replicated_top;
+  const size_t last_forward = replicated ? top - 1 : top;
+
+  if (index_in_step > 0) {
+    const batch_ctx previous = batch_context(t, c->batch - 1, c->tid, c->threads);
+    apply_deferred(&previous);
+  }
+  for (size_t l = 1; l <= last_forward; l++) {
+    if (l >= 2) hdrnn_pool_barrier(t->pool);
+    forward_mine(c, l);
+  }
+  hdrnn_pool_barrier(t->pool);
+  if (replicated) forward_top_replicated(c);
+  if (c->tid == 0) t->step_loss += batch_loss(c);
+  for (size_t l = top - 1; l >= 1; l--) {
+    if (l < top - 1) hdrnn_pool_barrier(t->pool);
+    backward_mine(c, l);
+  }
+  /* Nobody reads W1 but its row owners' forward pass: update it now. (With
+   * no hidden layer, W1 is the output layer: apply_deferred does it.) */
+  if (top >= 2) update_mine(c, 1);
+  if (index_in_step + 1 < t->step_count) {
+    const batch_ctx next = batch_context(t, c->batch + 1, c->tid, c->threads);
+    load_inputs(&next);
+  }
+  /* Thread 0 decides before the batch's last barrier whether the step ends
+   * here; the barrier publishes the decision to every thread. */
+  if (c->tid == 0) t->step_stop = hdrnn_trainer_interrupted(t);
+  hdrnn_pool_barrier(t->pool);
+}
+
+static void step_thread(void *ctx, unsigned tid, unsigned threads) {
+  hdrnn_trainer *t = ctx;
+  if (t->step_count == 0) return;
+  const batch_ctx first = batch_context(t, t->step_first, tid, threads);
+  load_inputs(&first);
+  hdrnn_pool_barrier(t->pool);
+  size_t ran = 0;
+  while (ran < t->step_count) {
+    const batch_ctx c = batch_context(t, t->step_first + ran, tid, threads);
+    run_batch(&c, ran);
+    ran++;
+    if (tid == 0) t->step_done = ran;
+    if (t->step_stop) break;
+  }
+  /* Leave the network whole between steps: apply the last deferred updates.
+   * Every thread passed the batch's last barrier, so nobody reads them now. */
+  const batch_ctx last = batch_context(t, t->step_first + ran - 1, tid, threads);
+  apply_deferred(&last);
+}
+
+void hdrnn_batched_step(hdrnn_trainer *t, unsigned active) {
+  hdrnn_pool_run_active(t->pool, step_thread, t, active);
+}

@@ -1,0 +1,82 @@
+/*
+ * trainer.h - the trainer's state, shared by train.c (the public, stepwise
+ * API and the per-example reference path) and train_batched.c (whole
+ * mini-batches through the matrix kernels, on the pool's threads).
+ */
+#ifndef HDRNN_TRAINER_H
+#define HDRNN_TRAINER_H
+
+#include "internal.h"
+#include "kernels.h"
+#include "pool.h"
+#include "reference.h"
+#include "rng.h"
+
+/* Workspaces of the batched path, each sized once for a whole batch. */
+typedef struct hdrnn_batch_buffers {
+  /* Two sets, for even and odd batches: a batch's weight updates are
+   * applied while the next batch already runs (see train_batched.c). */
+  float **activations[2]; /* layer_count arrays of batch * sizes[l]; [0] are the inputs */
+  float **deltas[2];      /* layer_count arrays; [0] unused */
+  /* Per thread, when every thread computes the (small) output layer itself. */
+  float **top_activations; /* threads arrays of batch * outputs */
+  float **top_deltas;
+  unsigned threads;
+  int replicated_top; /* 1: output layer computed by every thread, no barrier */
+} hdrnn_batch_buffers;
+
+/*
+ * The automatic thread count (options.threads == 0): the same weights come
+ * out whatever the count, so the trainer may pick it as it goes. It times
+ * short runs with each candidate, keeps the fastest for a while, and probes
+ * again, because what is fastest depends on the batch size and the network
+ * and on what else the machine is doing (other services on the device, or
+ * virtual CPUs sharing a physical core, where more threads can be slower).
+ */
+typedef struct hdrnn_auto_threads {
+  int enabled;
+  unsigned candidates[3];
+  unsigned count;
+  unsigned probing;      /* candidate being timed; == count once settled */
+  double seconds[3];     /* time of the current round's run of each candidate */
+  size_t batches[3];
+  unsigned best;         /* threads in use once settled */
+  size_t chunk;          /* mini-batches per timed run */
+  size_t settled_left;   /* mini-batches before the next round of timing */
+} hdrnn_auto_threads;
+
+struct hdrnn_trainer {
+  hdrnn_network *net;
+  hdrnn_dataset data;
+  hdrnn_train_options options;
+  const hdrnn_kernels *kernels;
+  hdrnn_pool *pool;
+  hdrnn_rng rng;
+  uint32_t *order;          /* this epoch's order of the examples */
+  size_t batches_per_epoch; /* ceil(count / batch_size) */
+  size_t batches_done;      /* this epoch */
+  double loss_sum;          /* this epoch */
+  size_t loss_count;
+  hdrnn_batch_buffers buffers;
+  hdrnn_auto_threads autothreads;
+  unsigned active_threads; /* threads of the last mini-batch run */
+  /* the current step, shared with the pool's threads */
+  size_t step_first, step_count; /* batches of this step */
+  size_t step_done;              /* batches finished (written by thread 0) */
+  int step_stop;                 /* thread 0 saw the interrupt flag */
+  double step_loss;
+  hdrnn_reference reference; /* reference path */
+};
+
+/* Examples [*first, *first + *rows) of the epoch's order make batch `batch`. */
+void hdrnn_trainer_batch_bounds(const hdrnn_trainer *t, size_t batch, size_t *first, size_t *rows);
+/* Whether the caller asked the run to pause or stop (options.interrupt). */
+int hdrnn_trainer_interrupted(const hdrnn_trainer *t);
+
+hdrnn_code hdrnn_batched_init(hdrnn_trainer *t, unsigned threads, hdrnn_status *status);
+void hdrnn_batched_free(hdrnn_trainer *t);
+/* Runs batches [t->step_first, +t->step_count) on `active` of the pool's
+ * threads; sets step_done, step_loss. */
+void hdrnn_batched_step(hdrnn_trainer *t, unsigned active);
+
+#endif /* HDRNN_TRAINER_H */
