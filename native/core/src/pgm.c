@@ -92,9 +92,9 @@ hdrnn_code hdrnn_pgm_decode(const uint8_t *bytes, size_t length, const hdrnn_lim
     const size_t sample = maxval > 255 ? 2 : 1;
     if ((uint64_t)(r.end - r.p) / sample < count)
       return hdrnn_fail(status, HDRNN_ERR_TRUNCATED,
-                        "PGM file is truncated: %ux%u pixels need %llu bytes, %zu remain",
-                        (unsigned)width, (unsigned)height, (unsigned long long)(count * sample),
-                        (size_t)(r.end - r.p));
+                        "PGM file is truncated: %ux%u pixels of %zu byte(s) each, %zu bytes "
+                        "remain",
+                        (unsigned)width, (unsigned)height, sample, (size_t)(r.end - r.p));
     for (uint64_t i = 0; i < count; i++) {
       const uint32_t v = sample == 1 ? r.p[i] : (uint32_t)r.p[2 * i] << 8 | r.p[2 * i + 1];
       if (v > maxval)
