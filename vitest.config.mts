@@ -6,6 +6,8 @@ export default defineConfig({
     // Native addons must not share a process between test files: with the
     // default 'forks' pool a crash stays in one file's child process.
     pool: 'forks',
+    // global.gc() for the tests that check memory and objects dropped mid-run.
+    execArgv: ['--expose-gc'],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // Two cores: the training tests use both; running files in parallel
