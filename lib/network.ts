@@ -141,6 +141,7 @@ export interface Parameters {
 
 const ADOPT = Symbol('hdrnn.adopt');
 
+
 function randomSeed(): bigint {
   return randomBytes(8).readBigUInt64LE();
 }
@@ -286,7 +287,8 @@ export class Network {
   /** Classifies one example. */
   async infer(input: Input, options?: RunOptions): Promise<InferResult> {
     const array = toInputArray(input, this.#shape[0], 'input');
-    return this.#native.infer(array, runOptions(options));
+    // One example runs on one thread whatever `threads` says (it is still checked).
+    return this.#native.infer(array, options === undefined ? { threads: 1, kernels: defaultKernels() } : runOptions(options));
   }
 
   /** Classifies many examples (a Dataset, an array of inputs, or one flat array of rows). */

@@ -57,10 +57,15 @@ Napi::Value Option(const Napi::Object &options, const char *name) {
 }
 
 const hdrnn_kernels *ExpectKernels(Napi::Env env, const Napi::Value &v) {
-  if (v.IsUndefined() || v.IsNull()) return hdrnn_kernels_best();
+  const AddonData &data = Data(env);
+  if (v.IsUndefined() || v.IsNull()) return data.best;
   if (!v.IsString()) ThrowType(env, "kernels must be a string");
   const std::string name = v.As<Napi::String>();
-  const hdrnn_kernels *k = hdrnn_kernels_find(name.c_str());
+  const hdrnn_kernels *k = name == "best"       ? data.best
+                           : name == "portable" ? data.portable
+                           : name == "avx2"     ? data.avx2
+                           : name == "neon"     ? data.neon
+                                                : nullptr;
   if (k == nullptr) {
     Napi::Error e = Napi::Error::New(env, "kernels '" + name + "' are not available on this CPU "
                                           "(try 'portable' or 'best')");
@@ -120,6 +125,10 @@ void Cleanup(void *arg) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   auto *data = new AddonData();
+  data->best = hdrnn_kernels_best();
+  data->portable = hdrnn_kernels_find("portable");
+  data->avx2 = hdrnn_kernels_find("avx2");
+  data->neon = hdrnn_kernels_find("neon");
   env.SetInstanceData(data);
   napi_add_env_cleanup_hook(env, Cleanup, data);
   exports.Set("cpuCount", Napi::Function::New(env, CpuCount, "cpuCount"));

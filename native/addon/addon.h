@@ -23,6 +23,9 @@ struct AddonData {
   // when the environment is torn down (process exit, worker_thread end).
   std::set<TrainJob *> jobs;
   bool tearing_down = false;
+  // Kernel tables by name, looked up once: finding them asks the CPU
+  // (cpuid), which costs a VM exit under a hypervisor, on every call.
+  const hdrnn_kernels *best = nullptr, *portable = nullptr, *avx2 = nullptr, *neon = nullptr;
 };
 
 AddonData &Data(Napi::Env env);

@@ -21,7 +21,8 @@ typedef struct eval_job {
   const hdrnn_kernels *kernels;
   size_t chunks;
   size_t width;          /* widest layer */
-  float *workspace;      /* threads * 2 * CHUNK * width floats */
+  size_t chunk_rows;     /* min(CHUNK, count): a single example needs no more */
+  float *workspace;      /* threads * 2 * chunk_rows * width floats */
   /* outputs */
   float *scores;         /* optional, count * outputs */
   uint32_t *labels;      /* optional, count */
@@ -59,8 +60,8 @@ static const float *forward_rows(const eval_job *job, float *ping, float *pong, 
 static void eval_thread(void *ctx, unsigned tid, unsigned threads) {
   eval_job *job = ctx;
   const size_t outputs = job->net->sizes[job->net->layer_count - 1];
-  float *ping = job->workspace + (size_t)tid * 2 * CHUNK * job->width;
-  float *pong = ping + CHUNK * job->width;
+  float *ping = job->workspace + (size_t)tid * 2 * job->chunk_rows * job->width;
+  float *pong = ping + job->chunk_rows * job->width;
   uint64_t *confusion = job->confusion != NULL ? job->confusion + (size_t)tid * outputs * outputs : NULL;
   for (size_t c = tid; c < job->chunks; c += threads) {
     const size_t first = c * CHUNK;
@@ -106,16 +107,24 @@ static hdrnn_code run(eval_job *job, const hdrnn_run_options *options, unsigned 
   for (size_t l = 0; l < net->layer_count; l++)
     if (net->sizes[l] > job->width) job->width = net->sizes[l];
   size_t per_thread, total;
-  if (!hdrnn_mul_size(job->width, 2 * CHUNK, &per_thread) ||
+  job->chunk_rows = job->data->count < CHUNK ? job->data->count : CHUNK;
+  if (job->chunk_rows == 0) job->chunk_rows = 1;
+  if (!hdrnn_mul_size(job->width, 2 * job->chunk_rows, &per_thread) ||
       !hdrnn_mul_size(per_thread, threads, &total))
     return hdrnn_fail(status, HDRNN_ERR_LIMIT, "network too wide to evaluate");
   job->workspace = hdrnn_aligned_alloc(total, sizeof(float));
-  hdrnn_pool *pool = NULL;
-  hdrnn_code code = job->workspace == NULL
-                        ? hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory for evaluation")
-                        : hdrnn_pool_create(&pool, threads, status);
-  if (code == HDRNN_OK) hdrnn_pool_run(pool, eval_thread, job);
-  hdrnn_pool_free(pool);
+  if (job->workspace == NULL)
+    return hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory for evaluation");
+  hdrnn_code code = HDRNN_OK;
+  if (threads == 1) {
+    /* One thread (and a single example, the latency case): no pool at all. */
+    eval_thread(job, 0, 1);
+  } else {
+    hdrnn_pool *pool = NULL;
+    code = hdrnn_pool_create(&pool, threads, status);
+    if (code == HDRNN_OK) hdrnn_pool_run(pool, eval_thread, job);
+    hdrnn_pool_free(pool);
+  }
   hdrnn_aligned_free(job->workspace);
   job->workspace = NULL;
   return code;
