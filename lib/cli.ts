@@ -26,7 +26,7 @@ function pct(x: number): string {
   return `${(x * 100).toFixed(2)}%`;
 }
 
-function runOptions(o: CliOptions): { threads?: number; kernels?: KernelName } {
+function runOptions(o: CliOptions): { threads?: number | 'auto'; kernels?: KernelName } {
   return { threads: o.threads, kernels: o.kernels as KernelName | undefined };
 }
 

@@ -41,7 +41,8 @@ describe('argument parsing', () => {
   });
 
   it('has the seed defaults', () => {
-    expect(parseArgs(['train'])).toMatchObject({ hidden: [32], epochs: 30, batchSize: 10, learningRate: 3, net: 'c-math.nn', quiet: false });
+    expect(parseArgs(['train'])).toMatchObject({ hidden: [32], epochs: 30, batchSize: 10, learningRate: 3, net: 'c-math.nn', quiet: false, seed: 1n });
+    expect(parseArgs(['train', '--seed', 'random']).seed).toBeUndefined();
     expect(parseArgs([]).command).toBe('help');
   });
 
@@ -102,6 +103,23 @@ describe('hdrnn commands', () => {
     expect(q.code).toBe(0);
     expect(q.out).not.toMatch(/Epoch/);
     expect(q.out).toMatch(/Trained 784-32-10 for 1 epoch/);
+  });
+
+  it('draws a progress bar on a terminal', async () => {
+    let err = '';
+    const tty = Object.assign(
+      new Writable({
+        write(chunk, _enc, cb) {
+          err += chunk.toString();
+          cb();
+        },
+      }),
+      { isTTY: true, columns: 80 },
+    );
+    const out = new Writable({ write: (_c, _e, cb) => cb() });
+    const code = await main(['train', '-e', '1', '--limit', '3000', '-n', path.join(tmp.dir, 'tty.nn')], { out, err: tty });
+    expect(code).toBe(0);
+    expect(err).toMatch(/\rEpoch 1\/1 \[#+\.*\] +\d+% loss \d\.\d{4}/);
   });
 
   it('evaluates a saved network on the test set', async () => {
