@@ -28,4 +28,5 @@ if ! command -v qemu-arm >/dev/null 2>&1; then
   exit 127
 fi
 
-exec qemu-arm -cpu cortex-a9 -L "$SYSROOT" "$SYSROOT/usr/bin/node" "$@"
+# HDRNN_QEMU_CPU picks another CPU model (e.g. "cortex-a9,neon=off").
+exec qemu-arm -cpu "${HDRNN_QEMU_CPU:-cortex-a9}" -L "$SYSROOT" "$SYSROOT/usr/bin/node" "$@"

@@ -50,6 +50,20 @@ suite_start=$(date +%s)
 bash scripts/qemu-node.sh test/armv7/smoke.test.cjs
 say "armv7 suite took $(( $(date +%s) - suite_start )) s"
 
+say "the same prebuild on an armv7 core without NEON (qemu -cpu cortex-a9,neon=off)"
+HDRNN_QEMU_CPU=cortex-a9,neon=off bash scripts/qemu-node.sh -e "
+  const assert = require('node:assert/strict');
+  const hdrnn = require('module').createRequire(process.env.HDRNN_APP + '/index.js')('hdrnn-native');
+  assert.equal(hdrnn.kernels, 'portable');
+  assert.deepEqual(hdrnn.availableKernels, ['portable']);
+  (async () => {
+    const net = await hdrnn.Network.load(process.env.HDRNN_OUT + '/x64.nn');
+    const r = await net.infer(new Float32Array(784).fill(0.5));
+    assert.ok(r.scores.every(Number.isFinite));
+    console.log('no NEON: kernels', hdrnn.kernels, '- x64 network infers label', r.label);
+  })().catch((e) => { console.error(e); process.exit(1); });
+"
+
 say "x64 side: loading the network trained on armv7"
 node test/armv7/x64-side.cjs check "$work"
 
