@@ -8,7 +8,7 @@ import type { NativeLimits } from './binding';
 export interface Limits {
   /** Weights and biases of one network. Default 2^24 (64 MiB of floats). */
   maxParameters?: number;
-  /** Layer sizes in a shape, input and output included. Default 64. */
+  /** Layer sizes in a shape, input and output included. Default 257 (what the seed format can hold). */
   maxLayers?: number;
   /** Neurons in one layer. Default 2^20. */
   maxLayerSize?: number;

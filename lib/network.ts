@@ -204,7 +204,7 @@ export class Network {
       if (!Array.isArray(shape)) throw v.typeError('options.shape', 'an array of layer sizes like [784, 32, 10]', shape);
       if (shape.length < 2) throw v.rangeError('options.shape', 'at least 2 layer sizes (inputs and outputs)', shape.length);
       const limits = resolveLimits(v.opt(o, 'limits'), 'options.limits');
-      const maxLayers = limits.native.maxLayers ?? 64;
+      const maxLayers = limits.native.maxLayers ?? 257;
       if (shape.length > maxLayers) {
         throw hdrnnError(ErrorCodes.LIMIT, `options.shape has ${shape.length} layers, more than the limit of ${maxLayers}`);
       }

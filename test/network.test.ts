@@ -66,7 +66,7 @@ describe('new Network', () => {
     [{ shape: [784, 32, 10], seed: 'abc' }, TypeError, ErrorCodes.INVALID_ARG_TYPE],
     [{ shape: [100000, 100000, 10] }, Error, ErrorCodes.LIMIT],
     [{ shape: [4294967295, 4294967295] }, Error, ErrorCodes.LIMIT],
-    [{ shape: new Array(65).fill(2) }, Error, ErrorCodes.LIMIT],
+    [{ shape: new Array(258).fill(2) }, Error, ErrorCodes.LIMIT],
   ])('rejects bad options (case %#) with a coded error', (options, Kind, code) => {
     let error: unknown;
     try {

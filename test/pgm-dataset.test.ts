@@ -24,6 +24,9 @@ describe('PGM', () => {
     const image = await decodePgm(p16);
     expect(image.maxval).toBe(65535);
     expect(Array.from(image.pixels)).toEqual([1, Math.fround(0x8000 / 65535)]);
+    // A comment right after maxval ends at its line end, which is the separator.
+    const commented = Buffer.concat([Buffer.from('P5 2 1 255#comment\n'), Buffer.from([200, 7])]);
+    expect(Array.from((await decodePgm(commented)).pixels)).toEqual([200, 7].map((v) => Math.fround(v / 255)));
     const p1 = Buffer.concat([Buffer.from('P5\n1 1\n1\n'), Buffer.from([1])]);
     expect(Array.from((await decodePgm(p1)).pixels)).toEqual([1]);
   });

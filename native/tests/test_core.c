@@ -869,8 +869,9 @@ static void test_seed_format(void) {
     hdrnn_network_free(a);
   }
 
-  /* The largest possible H (255 one-neuron layers) is over the default layer
-   * limit: a clean LIMIT error, not a crash; with the limit raised it loads. */
+  /* The largest possible H (255 one-neuron layers) loads with the default
+   * limits (files like it may exist in the field); a lower layer limit
+   * refuses it cleanly. */
   {
     const size_t params = (784 + 1) * 1 + 254 * 2 + (1 + 1) * 10;
     const size_t n = 2 + 255 + 4 * params;
@@ -880,12 +881,12 @@ static void test_seed_format(void) {
     f[1] = 255;
     memset(f + 2, 1, 255);
     hdrnn_network *t = NULL;
-    CHECK_CODE(hdrnn_network_decode(f, n, NULL, &t, NULL, &st), HDRNN_ERR_LIMIT);
-    CHECK(t == NULL);
     hdrnn_limits lim;
     memset(&lim, 0, sizeof lim);
-    lim.max_layers = 257;
-    if (CHECK_CODE(hdrnn_network_decode(f, n, &lim, &t, NULL, &st), HDRNN_OK)) {
+    lim.max_layers = 256;
+    CHECK_CODE(hdrnn_network_decode(f, n, &lim, &t, NULL, &st), HDRNN_ERR_LIMIT);
+    CHECK(t == NULL);
+    if (CHECK_CODE(hdrnn_network_decode(f, n, NULL, &t, NULL, &st), HDRNN_OK)) {
       CHECK(hdrnn_network_layer_count(t) == 257);
       size_t m = 0;
       uint8_t *again = encode(t, HDRNN_FORMAT_SEED, &m);
@@ -1138,17 +1139,17 @@ static void test_network_create(void) {
   } while (0)
   EXPECT_CREATE_FAIL(ok3, 0, NULL, HDRNN_ERR_ARGUMENT);
   EXPECT_CREATE_FAIL(ok3, 1, NULL, HDRNN_ERR_ARGUMENT);
-  /* (With sizes NULL the core returns before resetting *out, so only the
-   * code and the message are checked here.) */
+  net = (hdrnn_network *)&st; /* not NULL: the call must reset it */
   CHECK_CODE(hdrnn_network_create(&net, NULL, 3, NULL, &st), HDRNN_ERR_ARGUMENT);
+  CHECK(net == NULL);
   CHECK_MESSAGE(st);
   const uint32_t zero_mid[] = {4, 0, 2};
   EXPECT_CREATE_FAIL(zero_mid, 3, NULL, HDRNN_ERR_ARGUMENT);
   const uint32_t zero_in[] = {0, 2};
   EXPECT_CREATE_FAIL(zero_in, 2, NULL, HDRNN_ERR_ARGUMENT);
-  uint32_t many[100];
-  for (size_t i = 0; i < 100; i++) many[i] = 2;
-  EXPECT_CREATE_FAIL(many, 65, NULL, HDRNN_ERR_LIMIT);
+  uint32_t many[300];
+  for (size_t i = 0; i < 300; i++) many[i] = 2;
+  EXPECT_CREATE_FAIL(many, HDRNN_DEFAULT_MAX_LAYERS + 1, NULL, HDRNN_ERR_LIMIT);
   CHECK_CODE(hdrnn_network_create(&net, many, 64, NULL, &st), HDRNN_OK);
   hdrnn_network_free(net);
   const uint32_t huge[] = {4294967295u, 4294967295u};

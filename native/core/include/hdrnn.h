@@ -53,14 +53,14 @@ const char *hdrnn_code_name(hdrnn_code code);
  */
 typedef struct hdrnn_limits {
   uint64_t max_parameters; /* weights + biases of one network; default 1<<24 */
-  uint32_t max_layers;     /* number of layer sizes incl. input; default 64 */
+  uint32_t max_layers;     /* number of layer sizes incl. input; default 257 (the seed format's most) */
   uint32_t max_layer_size; /* neurons in any one layer; default 1<<20 */
   uint64_t max_items;      /* images or labels in one IDX file; default 1<<24 */
   uint64_t max_pixels;     /* pixels of one PGM image; default 1<<26 */
 } hdrnn_limits;
 
 #define HDRNN_DEFAULT_MAX_PARAMETERS ((uint64_t)1 << 24)
-#define HDRNN_DEFAULT_MAX_LAYERS 64u
+#define HDRNN_DEFAULT_MAX_LAYERS 257u
 #define HDRNN_DEFAULT_MAX_LAYER_SIZE ((uint32_t)1 << 20)
 #define HDRNN_DEFAULT_MAX_ITEMS ((uint64_t)1 << 24)
 #define HDRNN_DEFAULT_MAX_PIXELS ((uint64_t)1 << 26)

@@ -86,7 +86,12 @@ hdrnn_code hdrnn_pgm_decode(const uint8_t *bytes, size_t length, const hdrnn_lim
                       capacity, (unsigned long long)count);
   const float scale = (float)maxval;
   if (binary) {
-    /* Exactly one whitespace byte separates maxval from the raster. */
+    /* Exactly one whitespace byte separates maxval from the raster; a comment
+     * right after maxval runs to the end of its line, and that line end is
+     * the separator (as Netpbm's own reader has it). */
+    if (r.p >= r.end) return hdrnn_fail(status, HDRNN_ERR_TRUNCATED, "PGM file has no pixels");
+    if (*r.p == '#')
+      while (r.p < r.end && *r.p != '\n' && *r.p != '\r') r.p++;
     if (r.p >= r.end) return hdrnn_fail(status, HDRNN_ERR_TRUNCATED, "PGM file has no pixels");
     r.p++;
     const size_t sample = maxval > 255 ? 2 : 1;
