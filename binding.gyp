@@ -61,7 +61,10 @@
         "hdrnn_kernels_isa",
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED"],
+      # SWALLOW_UNTHROWABLE: an error that can no longer be thrown because the
+      # environment is shutting down (a worker_thread terminated with work
+      # pending) is dropped instead of ending in std::terminate.
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS"],
       "cflags_cc": ["-O2", "-fvisibility=hidden", "-Wall", "-Wextra"],
       "libraries": ["-lpthread", "-lm"],
       "xcode_settings": {"GCC_SYMBOLS_PRIVATE_EXTERN": "YES"}

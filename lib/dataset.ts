@@ -6,7 +6,7 @@
  * each mini-batch is formed; floats are used as they are.
  */
 import { native, type NativeBytes, type NativeDataset } from './binding';
-import { integer, options, opt, rangeError, typeError } from './validate';
+import { attached, integer, numbers, options, opt, rangeError, typeError } from './validate';
 
 export type InputValues = Uint8Array | Float32Array;
 
@@ -95,6 +95,8 @@ export class Dataset {
     if (!bytes && !isFloat(inputs)) {
       throw typeError('source.inputs', 'a Uint8Array, Uint8ClampedArray, Float32Array, Float64Array or number[]', inputs);
     }
+    if (Array.isArray(inputs)) numbers(inputs, 'source.inputs');
+    else attached(inputs as ArrayBufferView, 'source.inputs');
     const length = (inputs as ArrayLike<number>).length;
     if (length % inputSize !== 0) {
       throw rangeError('source.inputs length', `a multiple of inputSize (${inputSize})`, length);
@@ -125,6 +127,7 @@ export class Dataset {
         labels instanceof Uint8Array || labels instanceof Uint16Array || labels instanceof Uint32Array ||
         labels instanceof Int32Array || Array.isArray(labels);
       if (!okType) throw typeError('source.labels', 'a Uint8Array, Uint16Array, Uint32Array, Int32Array or number[]', labels);
+      if (!Array.isArray(labels)) attached(labels as ArrayBufferView, 'source.labels');
       const list = labels as ArrayLike<number>;
       if (list.length !== count) throw rangeError('source.labels length', `the number of examples (${count})`, list.length);
       let max = -1;

@@ -16,7 +16,7 @@ export const ErrorCodes = {
   INVALID_ARGUMENT: 'ERR_HDRNN_INVALID_ARGUMENT',
   /** A file is not valid: wrong magic, truncated, lying header, trailing bytes. */
   BAD_FILE: 'ERR_HDRNN_BAD_FILE',
-  /** A v2 network file does not match its CRC-32: it is corrupted. */
+  /** A v2 network file does not match its CRC-32: it is corrupted (or cut short). */
   CHECKSUM: 'ERR_HDRNN_CHECKSUM',
   /** Valid but not supported: a newer file version, or a shape the seed format cannot hold. */
   UNSUPPORTED: 'ERR_HDRNN_UNSUPPORTED',
@@ -26,6 +26,8 @@ export const ErrorCodes = {
   LIMIT: 'ERR_HDRNN_LIMIT',
   /** Memory could not be allocated. */
   OUT_OF_MEMORY: 'ERR_HDRNN_OUT_OF_MEMORY',
+  /** Training made a weight NaN or infinite; the network keeps its weights from the start of that epoch. */
+  DIVERGED: 'ERR_HDRNN_DIVERGED',
   /** The network is already training. */
   BUSY: 'ERR_HDRNN_BUSY',
   /** The operating system refused (e.g. a thread could not be started). */

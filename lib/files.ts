@@ -108,10 +108,54 @@ export async function readMaybeGzipNative(
   return bytes;
 }
 
-/** Writes data to file atomically (temporary file, fsync, rename, fsync of the folder). */
+/** Longest target name kept in a temporary file's name (file names stop at 255 bytes). */
+const TEMP_NAME_KEEP = 200;
+
+function tempPrefix(file: string): string {
+  return `.${Buffer.from(path.basename(file)).subarray(0, TEMP_NAME_KEEP).toString('utf8').replace(/\uFFFD+$/, '')}.`;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes temporary files that earlier saves of `file` left when their
+ * process died mid-save (a power cut, SIGKILL). A temporary file is only
+ * removed when the process named in it is gone, so a save in progress in
+ * another process is never touched.
+ */
+async function removeStaleTemporaries(dir: string, file: string): Promise<void> {
+  const prefix = tempPrefix(file);
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const match = /^(\d+)\.[0-9a-f]{12}\.tmp$/.exec(name.slice(prefix.length));
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid !== process.pid && !processAlive(pid)) await fs.rm(path.join(dir, name), { force: true });
+  }
+}
+
+/**
+ * Writes data to file atomically: a temporary file in the same folder
+ * (`.<name>.<pid>.<random>.tmp`), flushed to disk, renamed over the target,
+ * then the folder flushed. Temporary files of earlier saves whose process
+ * died are removed afterwards.
+ */
 export async function writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
   const dir = path.dirname(path.resolve(file));
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const temp = path.join(dir, `${tempPrefix(file)}${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temp, 'wx', 0o644);
   let renamed = false;
   try {
@@ -138,4 +182,5 @@ export async function writeFileAtomic(file: string, data: Uint8Array): Promise<v
   } catch {
     /* best effort */
   }
+  await removeStaleTemporaries(dir, file);
 }

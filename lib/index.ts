@@ -65,6 +65,9 @@ export async function train(data: Dataset, options?: TrainNetworkOptions): Promi
   if (shape === undefined) {
     const hidden = v.opt(o, 'hidden') ?? [32];
     if (!Array.isArray(hidden)) throw v.typeError('options.hidden', 'an array of layer sizes', hidden);
+    // Checked before it is copied: a huge (sparse) array must not be spread.
+    if (hidden.length > 255) throw v.rangeError('options.hidden', 'at most 255 layer sizes', hidden.length);
+    v.numbers(hidden, 'options.hidden');
     shape = [data.inputSize, ...(hidden as number[]), Math.max(10, data.classes)];
   }
   const seed = v.opt(o, 'seed') as number | bigint | undefined;

@@ -139,7 +139,7 @@ export interface Parameters {
   biases: Float32Array[];
 }
 
-const ADOPT = Symbol('hdrnn.adopt');
+const ADOPTED = new WeakMap<object, NativeNetwork>();
 
 
 function randomSeed(): bigint {
@@ -171,21 +171,28 @@ function isImage(x: unknown): x is GreyImage {
 }
 
 /** One input as a typed array the addon accepts. */
+/** One input as a typed array the addon accepts; the length is checked before anything is converted. */
 function toInputArray(input: unknown, size: number, name: string): Float32Array | Uint8Array | Uint8ClampedArray {
-  let a: unknown = isImage(input) ? input.pixels : input;
-  if (a instanceof Float64Array || Array.isArray(a)) a = Float32Array.from(a as ArrayLike<number>);
-  if (!(a instanceof Float32Array || a instanceof Uint8Array || a instanceof Uint8ClampedArray)) {
+  const a: unknown = isImage(input) ? input.pixels : input;
+  const array = Array.isArray(a);
+  if (!(array || a instanceof Float64Array || a instanceof Float32Array || a instanceof Uint8Array || a instanceof Uint8ClampedArray)) {
     throw v.typeError(name, 'a Float32Array, Float64Array, Uint8Array, number[] or an image from readPgm', input);
   }
-  if (a.length !== size) {
-    throw hdrnnError(ErrorCodes.SHAPE_MISMATCH, `${name} has ${a.length} values but the network takes ${size} inputs`);
+  if (!array) v.attached(a as ArrayBufferView, name);
+  const length = (a as ArrayLike<unknown>).length;
+  if (length !== size) {
+    throw hdrnnError(ErrorCodes.SHAPE_MISMATCH, `${name} has ${length} values but the network takes ${size} inputs`);
   }
-  if (a instanceof Float32Array) {
-    for (let i = 0; i < a.length; i++) {
-      if (!Number.isFinite(a[i])) throw v.rangeError(`${name}[${i}]`, 'a finite number', a[i]);
+  let out: Float32Array | Uint8Array | Uint8ClampedArray;
+  if (array) out = Float32Array.from(v.numbers(a as unknown[], name));
+  else if (a instanceof Float64Array) out = Float32Array.from(a);
+  else out = a as Float32Array | Uint8Array | Uint8ClampedArray;
+  if (out instanceof Float32Array) {
+    for (let i = 0; i < out.length; i++) {
+      if (!Number.isFinite(out[i])) throw v.rangeError(`${name}[${i}]`, 'a finite number (as a float32)', out[i]);
     }
   }
-  return a;
+  return out;
 }
 
 export class Network {
@@ -194,10 +201,13 @@ export class Network {
 
   /** A new network with weights and biases drawn from N(0, 1). */
   constructor(opts: NetworkOptions) {
-    if (typeof opts === 'object' && opts !== null && ADOPT in opts) {
-      // A network decoded by native code (load, fromBuffer); the symbol is
-      // private to this module, so callers cannot take this path.
-      this.#native = (opts as unknown as { [ADOPT]: NativeNetwork })[ADOPT];
+    const adopted = typeof opts === 'object' && opts !== null ? ADOPTED.get(opts) : undefined;
+    if (adopted !== undefined) {
+      // A network decoded by native code (load, fromBuffer). The token is an
+      // object only this module holds, looked up by identity: no caller's
+      // object (not even a proxy, whose traps WeakMap lookups never run) can
+      // take this path.
+      this.#native = adopted;
     } else {
       const o = v.options(opts, 'options');
       const shape = v.opt(o, 'shape');
@@ -208,7 +218,7 @@ export class Network {
       if (shape.length > maxLayers) {
         throw hdrnnError(ErrorCodes.LIMIT, `options.shape has ${shape.length} layers, more than the limit of ${maxLayers}`);
       }
-      shape.forEach((n, i) => v.integer(n, `options.shape[${i}]`, 1, 2 ** 32 - 1));
+      v.numbers(shape, 'options.shape').forEach((n, i) => v.integer(n, `options.shape[${i}]`, 1, 2 ** 32 - 1));
       const seedValue = v.opt(o, 'seed');
       const seed = seedValue === undefined ? randomSeed() : v.seed(seedValue, 'options.seed');
       this.#native = new native.NativeNetwork([...shape], seed, limits.native);
@@ -217,7 +227,9 @@ export class Network {
   }
 
   static #wrap(n: NativeNetwork): Network {
-    return new Network({ [ADOPT]: n } as unknown as NetworkOptions);
+    const token = {};
+    ADOPTED.set(token, n);
+    return new Network(token as NetworkOptions);
   }
 
   /** Loads a network file of either format (told apart by its first bytes). */
@@ -298,9 +310,15 @@ export class Network {
     if (inputs instanceof Dataset) {
       data = inputs;
     } else if (inputs instanceof Float32Array || inputs instanceof Uint8Array) {
-      data = Dataset.from({ inputs, inputSize: size });
+      data = Dataset.from({ inputs: v.attached(inputs, 'inputs'), inputSize: size });
     } else if (Array.isArray(inputs)) {
-      const rows = inputs.map((x, i) => toInputArray(x, size, `inputs[${i}]`));
+      // A plain loop, failing at the first hole or bad row: a huge sparse
+      // array must not be walked (or converted) before it is refused.
+      const rows: Array<Float32Array | Uint8Array | Uint8ClampedArray> = [];
+      for (let i = 0; i < inputs.length; i++) {
+        if (!(i in inputs)) throw v.typeError(`inputs[${i}]`, 'an input (the array has a hole there)', undefined);
+        rows.push(toInputArray(inputs[i], size, `inputs[${i}]`));
+      }
       const allBytes = rows.every((r) => !(r instanceof Float32Array));
       const flat = allBytes ? new Uint8Array(rows.length * size) : new Float32Array(rows.length * size);
       rows.forEach((r, i) => {
@@ -373,10 +391,17 @@ export class Network {
       let callbackError: unknown;
       let handle: { abort(): void } | undefined;
       const onAbort = () => handle?.abort();
+      const removeListener = () => {
+        try {
+          signal?.removeEventListener('abort', onAbort);
+        } catch {
+          /* a signal-like object that cannot remove listeners: nothing to undo */
+        }
+      };
       const finish = (fn: () => void) => {
         if (settled) return;
         settled = true;
-        signal?.removeEventListener('abort', onAbort);
+        removeListener();
         fn();
       };
       const call = <T>(fn: ((x: T) => void) | undefined, x: T) => {
@@ -421,13 +446,20 @@ export class Network {
             break;
         }
       };
-      handle = this.#native.train(
-        data.toNative(),
-        testData instanceof Dataset ? testData.toNative() : null,
-        { ...run, epochs, batchSize, learningRate, shuffle, seed, algorithm, progressEvery },
-        onEvent,
-      );
+      // Listen first: if the signal's addEventListener throws, nothing has started.
       signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        handle = this.#native.train(
+          data.toNative(),
+          testData instanceof Dataset ? testData.toNative() : null,
+          { ...run, epochs, batchSize, learningRate, shuffle, seed, algorithm, progressEvery },
+          onEvent,
+        );
+      } catch (error) {
+        removeListener();
+        throw error;
+      }
+      if (signal?.aborted) handle.abort();
     });
   }
 }

@@ -5,7 +5,7 @@
 import { native } from './binding';
 import { readFileNative } from './files';
 import { resolveLimits, type Limits } from './limits';
-import { options, opt, path as checkPath, typeError } from './validate';
+import { attached, options, opt, path as checkPath, typeError } from './validate';
 
 export interface GreyImage {
   width: number;
@@ -36,6 +36,7 @@ export async function readPgm(file: string, opts?: ReadPgmOptions): Promise<Grey
 /** Decodes a PGM image held in memory. */
 export async function decodePgm(data: Uint8Array, opts?: ReadPgmOptions): Promise<GreyImage> {
   if (!(data instanceof Uint8Array)) throw typeError('data', 'a Buffer or Uint8Array', data);
+  attached(data, 'data');
   const limits = resolveLimits(opt(options(opts, 'options'), 'limits'));
   // Copied into native memory: decoding runs off the JavaScript thread.
   const bytes = new native.NativeBytes(data.length);

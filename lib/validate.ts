@@ -107,7 +107,13 @@ export interface AbortSignalLike {
 export function signal(value: unknown, name = 'signal'): AbortSignalLike | undefined {
   if (value === undefined) return undefined;
   const s = value as AbortSignalLike;
-  if (value === null || typeof value !== 'object' || typeof s.aborted !== 'boolean' || typeof s.addEventListener !== 'function') {
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    typeof s.aborted !== 'boolean' ||
+    typeof s.addEventListener !== 'function' ||
+    typeof s.removeEventListener !== 'function'
+  ) {
     throw typeError(name, 'an AbortSignal', value);
   }
   return s;
@@ -117,4 +123,33 @@ export function callback<F extends (...args: never[]) => unknown>(value: unknown
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw typeError(name, 'a function', value);
   return value as F;
+}
+
+/** True when the typed array's buffer was transferred away (detached). */
+export function isDetached(view: ArrayBufferView): boolean {
+  try {
+    // Constructing any view on a detached buffer throws.
+    new Uint8Array(view.buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Refuses a typed array whose buffer was detached (transferred). */
+export function attached<T extends ArrayBufferView>(view: T, name: string): T {
+  if (isDetached(view)) {
+    throw codedError(TypeError, ErrorCodes.INVALID_ARG_VALUE, `${name} is detached (its buffer was transferred)`);
+  }
+  return view;
+}
+
+/** Checks that every element of a plain array is a number (no holes, no bigint). */
+export function numbers(list: readonly unknown[], name: string): readonly number[] {
+  for (let i = 0; i < list.length; i++) {
+    if (!(i in list)) throw typeError(`${name}[${i}]`, 'a number (the array has a hole there)', undefined);
+    const v = list[i];
+    if (typeof v !== 'number') throw typeError(`${name}[${i}]`, 'a number', v);
+  }
+  return list as readonly number[];
 }

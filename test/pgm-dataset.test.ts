@@ -131,7 +131,7 @@ describe('Dataset', () => {
     // because the run holds its own reference to it.
     const view = d.inputs;
     try {
-      structuredClone(view.buffer, { transfer: [view.buffer] });
+      structuredClone(view.buffer, { transfer: [view.buffer as ArrayBuffer] });
     } catch {
       /* not transferable: fine too */
     }

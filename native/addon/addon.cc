@@ -95,6 +95,19 @@ hdrnn_limits ExpectLimits(Napi::Env env, const Napi::Value &v) {
   return limits;
 }
 
+TypedBytes ExpectTypedArray(Napi::Env env, const Napi::Value &v, const char *what) {
+  if (!v.IsTypedArray()) ThrowType(env, std::string(what) + " must be a typed array");
+  TypedBytes t{};
+  void *data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, v, &t.type, &t.length, &data, &buffer, &offset) != napi_ok)
+    ThrowType(env, std::string(what) + " could not be read");
+  t.data = static_cast<const uint8_t *>(data);
+  if (t.data == nullptr) t.length = 0; // detached
+  return t;
+}
+
 namespace {
 
 Napi::Value CpuCount(const Napi::CallbackInfo &info) {

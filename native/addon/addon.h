@@ -42,6 +42,14 @@ Napi::Value Option(const Napi::Object &options, const char *name);
 // Kernels named by an option ("best", "portable", "avx2", "neon") or the best.
 const hdrnn_kernels *ExpectKernels(Napi::Env env, const Napi::Value &v);
 hdrnn_limits ExpectLimits(Napi::Env env, const Napi::Value &v);
+// The bytes of a typed array, also over a SharedArrayBuffer (whose
+// ArrayBuffer object N-API does not hand out). Length in elements.
+struct TypedBytes {
+  napi_typedarray_type type;
+  const uint8_t *data;
+  size_t length;
+};
+TypedBytes ExpectTypedArray(Napi::Env env, const Napi::Value &v, const char *what);
 
 }  // namespace hdrnn_addon
 

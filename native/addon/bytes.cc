@@ -38,6 +38,12 @@ Bytes::Bytes(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Bytes>(info) {
                     "out of memory allocating " + std::to_string((size_t)n) + " bytes");
   store_ = std::move(store);
   info.This().As<Napi::Object>().TypeTag(&kBytesTag);
+  // Tell V8 about the native memory, so dropped datasets get collected.
+  Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)store_->size);
+}
+
+Bytes::~Bytes() {
+  if (store_) napi_adjust_external_memory(Env(), -(int64_t)store_->size, nullptr);
 }
 
 Napi::Value Bytes::View(const Napi::CallbackInfo &info) {

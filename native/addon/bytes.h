@@ -29,6 +29,7 @@ class Bytes : public Napi::ObjectWrap<Bytes> {
  public:
   static Napi::Function Define(Napi::Env env);
   explicit Bytes(const Napi::CallbackInfo &info);
+  ~Bytes() override;
   std::shared_ptr<Store> store() const { return store_; }
   // The Store behind a JS value if it is a Bytes object, else throws TypeError.
   static std::shared_ptr<Store> StoreOf(Napi::Env env, const Napi::Value &v, const char *what);

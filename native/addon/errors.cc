@@ -17,6 +17,7 @@ const char *ErrorCode(hdrnn_code code) {
     case HDRNN_ERR_UNSUPPORTED: return "ERR_HDRNN_UNSUPPORTED";
     case HDRNN_ERR_MISMATCH: return "ERR_HDRNN_SHAPE_MISMATCH";
     case HDRNN_ERR_SYSTEM: return "ERR_HDRNN_SYSTEM";
+    case HDRNN_ERR_DIVERGED: return "ERR_HDRNN_DIVERGED";
   }
   return "ERR_HDRNN_UNKNOWN";
 }

@@ -68,6 +68,7 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Netw
     // Only Adopt() makes tagged Externals, and it hands each to exactly one
     // constructor call; JavaScript never sees them.
     state_ = std::make_shared<NetState>(ext.Data());
+    ReportMemory(env);
     return;
   }
   if (!info[0].IsArray()) ThrowType(env, "shape must be an array of layer sizes");
@@ -84,6 +85,16 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Netw
     throw MakeError(env, status);
   hdrnn_network_init_normal(net, seed);
   state_ = std::make_shared<NetState>(net);
+  ReportMemory(env);
+}
+
+void NetworkWrap::ReportMemory(Napi::Env env) {
+  reported_ = (int64_t)(hdrnn_network_parameter_count(state_->net) * sizeof(float));
+  Napi::MemoryManagement::AdjustExternalMemory(env, reported_);
+}
+
+NetworkWrap::~NetworkWrap() {
+  if (reported_ != 0) napi_adjust_external_memory(Env(), -reported_, nullptr);
 }
 
 Napi::Object NetworkWrap::Adopt(Napi::Env env, hdrnn_network *net) {
@@ -101,11 +112,13 @@ Napi::Value NetworkWrap::FromBuffer(const Napi::CallbackInfo &info) {
   if (info[0].IsArrayBuffer()) {
     Napi::ArrayBuffer ab = info[0].As<Napi::ArrayBuffer>();
     bytes = static_cast<const uint8_t *>(ab.Data());
-    length = ab.ByteLength();
+    length = bytes != nullptr ? ab.ByteLength() : 0;
   } else {
-    Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-    bytes = static_cast<const uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    length = ta.ByteLength();
+    const TypedBytes t = ExpectTypedArray(env, info[0], "buffer");
+    if (t.type != napi_uint8_array && t.type != napi_uint8_clamped_array && t.type != napi_int8_array)
+      ThrowType(env, "buffer must be a Buffer, Uint8Array or ArrayBuffer");
+    bytes = t.data;
+    length = t.length;
   }
   const hdrnn_limits limits = ExpectLimits(env, info[1]);
   hdrnn_network *net = nullptr;
@@ -157,15 +170,15 @@ Napi::Value NetworkWrap::Infer(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   const size_t inputs = hdrnn_network_sizes(state_->net)[0];
   if (!info[0].IsTypedArray()) ThrowType(env, "input must be a Float32Array or Uint8Array");
-  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
-  if (ta.ElementLength() != inputs)
+  const TypedBytes ta = ExpectTypedArray(env, info[0], "input");
+  if (ta.length != inputs)
     throw MakeError(env, "ERR_HDRNN_SHAPE_MISMATCH",
-                    "input has " + std::to_string(ta.ElementLength()) +
+                    "input has " + std::to_string(ta.length) +
                         " values but the network takes " + std::to_string(inputs));
   // Copied now: the caller may reuse or transfer its array right after.
   std::vector<float> input(inputs);
-  const uint8_t *base = static_cast<const uint8_t *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-  switch (ta.TypedArrayType()) {
+  const uint8_t *base = ta.data;
+  switch (ta.type) {
     case napi_float32_array:
       std::memcpy(input.data(), base, inputs * sizeof(float));
       for (size_t i = 0; i < inputs; i++)

@@ -15,6 +15,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   static Napi::Function Define(Napi::Env env);
   // new NativeNetwork(shape: number[], seed: number | bigint, limits?)
   explicit NetworkWrap(const Napi::CallbackInfo &info);
+  ~NetworkWrap() override;
   // A new JS object owning net (used by decoding).
   static Napi::Object Adopt(Napi::Env env, hdrnn_network *net);
   std::shared_ptr<NetState> state() const { return state_; }
@@ -32,7 +33,12 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value Parameters(const Napi::CallbackInfo &info);
   Napi::Value Train(const Napi::CallbackInfo &info);
 
+  void ReportMemory(Napi::Env env);
+
   std::shared_ptr<NetState> state_;
+  // Bytes of parameters told to V8, so a loop that drops networks lets the
+  // garbage collector see the native memory it is holding up.
+  int64_t reported_ = 0;
 };
 
 void InitNetwork(Napi::Env env, Napi::Object exports);

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <new>
 #include <string>
@@ -70,8 +71,15 @@ void TrainJob::Run() {
   const Clock::time_point start = Clock::now();
   hdrnn_code code = hdrnn_trainer_create(&trainer, state_->net, &train_.data, &config_.options,
                                          &status);
+  // The weights at the start of the epoch, to fall back on if the epoch
+  // makes one NaN or infinite (huge inputs, a learning rate far too high):
+  // a network of NaN would only spread NaN and could not even be saved
+  // and loaded again.
+  hdrnn_network *snapshot = nullptr;
+  if (code == HDRNN_OK) code = hdrnn_network_clone(state_->net, &snapshot, &status);
   for (uint32_t epoch = 1; code == HDRNN_OK && epoch <= config_.epochs && !Aborted(); epoch++) {
     const Clock::time_point epoch_start = Clock::now();
+    hdrnn_network_copy_parameters(snapshot, state_->net, nullptr); // we are its only writer
     hdrnn_trainer_begin_epoch(trainer);
     const size_t batches = hdrnn_trainer_batches_per_epoch(trainer);
     size_t reported = 0;
@@ -107,6 +115,18 @@ void TrainJob::Run() {
         Post(event);
       }
     }
+    if (code == HDRNN_OK && hdrnn_network_check_finite(state_->net, nullptr) != HDRNN_OK) {
+      {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        hdrnn_network_copy_parameters(state_->net, snapshot, nullptr);
+      }
+      code = status.code = HDRNN_ERR_DIVERGED;
+      std::snprintf(status.message, sizeof status.message,
+                    "training diverged in epoch %u: a weight became NaN or infinite (inputs "
+                    "too large, or the learning rate too high); the network keeps its weights "
+                    "from the start of that epoch",
+                    (unsigned)epoch);
+    }
     if (code != HDRNN_OK || Aborted()) break;
     auto *event = new TrainEvent();
     event->type = TrainEvent::kEpoch;
@@ -135,6 +155,7 @@ void TrainJob::Run() {
     Post(event);
   }
   hdrnn_trainer_free(trainer);
+  hdrnn_network_free(snapshot);
   auto *final_event = new TrainEvent();
   final_event->type = code == HDRNN_OK ? TrainEvent::kDone : TrainEvent::kError;
   final_event->status = status;

@@ -24,21 +24,33 @@ void PromiseWorker::Execute() {
   }
 }
 
+// Settling can fail when the environment is being torn down (a worker_thread
+// terminated while this work ran): then nobody is waiting for the Promise,
+// and the failure must not escape as a C++ exception (std::terminate would
+// take the whole process down).
 void PromiseWorker::OnOK() {
   Napi::Env env = Env();
-  Napi::HandleScope scope(env);
-  if (status_.code != HDRNN_OK) {
-    deferred_.Reject(MakeError(env, status_).Value());
-    return;
-  }
   try {
-    deferred_.Resolve(Result(env));
-  } catch (const Napi::Error &e) {
-    deferred_.Reject(e.Value());
+    Napi::HandleScope scope(env);
+    if (status_.code != HDRNN_OK) {
+      deferred_.Reject(MakeError(env, status_).Value());
+      return;
+    }
+    try {
+      deferred_.Resolve(Result(env));
+    } catch (const Napi::Error &e) {
+      deferred_.Reject(e.Value());
+    }
+  } catch (...) {
   }
 }
 
-void PromiseWorker::OnError(const Napi::Error &e) { deferred_.Reject(e.Value()); }
+void PromiseWorker::OnError(const Napi::Error &e) {
+  try {
+    deferred_.Reject(e.Value());
+  } catch (...) {
+  }
+}
 
 namespace {
 

@@ -31,7 +31,8 @@ typedef enum hdrnn_code {
   HDRNN_ERR_CHECKSUM = 6,    /* the contents do not match their checksum */
   HDRNN_ERR_UNSUPPORTED = 7, /* valid, but not something this build can do */
   HDRNN_ERR_MISMATCH = 8,    /* data does not fit the network (sizes, labels) */
-  HDRNN_ERR_SYSTEM = 9       /* the OS refused (thread creation and the like) */
+  HDRNN_ERR_SYSTEM = 9,      /* the OS refused (thread creation and the like) */
+  HDRNN_ERR_DIVERGED = 10    /* training made a weight NaN or infinite */
 } hdrnn_code;
 
 #define HDRNN_MESSAGE_MAX 256

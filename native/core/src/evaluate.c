@@ -30,6 +30,7 @@ typedef struct eval_job {
   double *chunk_loss;    /* chunks */
   size_t *chunk_correct; /* chunks */
   uint64_t *confusion;   /* threads * outputs * outputs, or NULL */
+  int bad_label;         /* a label changed to out of range during the run (atomic) */
 } eval_job;
 
 /* Forward pass of rows [first, first + rows); returns the output activations. */
@@ -75,6 +76,13 @@ static void eval_thread(void *ctx, unsigned tid, unsigned threads) {
       if (job->labels != NULL) job->labels[first + r] = (uint32_t)predicted;
       if (!job->evaluate) continue;
       const uint32_t label = hdrnn_dataset_label(job->data, first + r);
+      /* The labels were checked before the run, but they live in the
+       * caller's memory and may be rewritten meanwhile: never index with one
+       * unchecked. */
+      if (label >= outputs) {
+        __atomic_store_n(&job->bad_label, 1, __ATOMIC_RELAXED);
+        continue;
+      }
       for (size_t j = 0; j < outputs; j++) {
         const double diff = (double)a[r * outputs + j] - (j == label ? 1.0 : 0.0);
         loss += 0.5 * diff * diff;
@@ -159,6 +167,9 @@ hdrnn_code hdrnn_evaluate(const hdrnn_network *net, const hdrnn_dataset *data,
   if (code == HDRNN_OK && (job.chunk_loss == NULL || job.chunk_correct == NULL))
     code = hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
   if (code == HDRNN_OK) code = run(&job, options, most_threads, status);
+  if (code == HDRNN_OK && job.bad_label)
+    code = hdrnn_fail(status, HDRNN_ERR_MISMATCH,
+                      "a label changed to one out of range while the evaluation ran");
   if (code == HDRNN_OK) {
     double loss = 0.0;
     size_t correct = 0;

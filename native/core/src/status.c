@@ -21,6 +21,7 @@ const char *hdrnn_code_name(hdrnn_code code) {
     case HDRNN_ERR_UNSUPPORTED: return "unsupported";
     case HDRNN_ERR_MISMATCH: return "mismatch";
     case HDRNN_ERR_SYSTEM: return "system";
+    case HDRNN_ERR_DIVERGED: return "diverged";
   }
   return "unknown";
 }

@@ -141,13 +141,14 @@ int hdrnn_trainer_interrupted(const hdrnn_trainer *t) {
 static void reference_batch(hdrnn_trainer *t, size_t batch) {
   size_t first, rows;
   hdrnn_trainer_batch_bounds(t, batch, &first, &rows);
+  double loss = 0.0;
   for (size_t r = 0; r < rows; r++) {
     const size_t example = t->order[first + r];
     hdrnn_reference_load(&t->reference, &t->data, example);
     hdrnn_reference_forward(&t->reference, t->net);
-    t->step_loss += hdrnn_reference_backprop(&t->reference, t->net,
-                                             hdrnn_dataset_label(&t->data, example));
+    loss += hdrnn_reference_backprop(&t->reference, t->net, hdrnn_dataset_label(&t->data, example));
   }
+  t->loss_sum += loss;
   hdrnn_reference_apply(&t->reference, t->net, t->options.learning_rate, rows);
 }
 
@@ -202,7 +203,6 @@ static void auto_record(hdrnn_trainer *t, unsigned active, size_t batches, doubl
 static void run_batched(hdrnn_trainer *t, size_t count) {
   const size_t first = t->batches_done;
   size_t ran = 0;
-  double loss = 0.0;
   int stopped = 0;
   while (ran < count && !stopped) {
     unsigned active;
@@ -211,18 +211,15 @@ static void run_batched(hdrnn_trainer *t, size_t count) {
     t->step_count = n;
     t->step_done = 0;
     t->step_stop = 0;
-    t->step_loss = 0.0;
     const double start = t->autothreads.enabled ? seconds_now() : 0.0;
     hdrnn_batched_step(t, active);
     if (t->autothreads.enabled) auto_record(t, active, t->step_done, seconds_now() - start);
     t->active_threads = active;
     ran += t->step_done;
-    loss += t->step_loss;
     stopped = t->step_stop;
   }
   t->step_first = first;
   t->step_done = ran;
-  t->step_loss = loss;
 }
 
 hdrnn_code hdrnn_trainer_step(hdrnn_trainer *t, size_t max_batches, size_t *done,
@@ -234,7 +231,6 @@ hdrnn_code hdrnn_trainer_step(hdrnn_trainer *t, size_t max_batches, size_t *done
   t->step_count = count;
   t->step_done = 0;
   t->step_stop = 0;
-  t->step_loss = 0.0;
   if (count > 0) {
     if (t->options.algorithm == HDRNN_ALGORITHM_REFERENCE) {
       for (size_t i = 0; i < count; i++) {
@@ -252,7 +248,6 @@ hdrnn_code hdrnn_trainer_step(hdrnn_trainer *t, size_t max_batches, size_t *done
     hdrnn_trainer_batch_bounds(t, t->step_first + i, &first, &rows);
     t->loss_count += rows;
   }
-  t->loss_sum += t->step_loss;
   t->batches_done += ran;
   if (done != NULL) *done = ran;
   return hdrnn_ok(status);

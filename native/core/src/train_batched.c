@@ -329,7 +329,7 @@ static void run_batch(const batch_ctx *c, size_t index_in_step) {
   }
   hdrnn_pool_barrier(t->pool);
   if (replicated) forward_top_replicated(c);
-  if (c->tid == 0) t->step_loss += batch_loss(c);
+  if (c->tid == 0) t->loss_sum += batch_loss(c);
   for (size_t l = top - 1; l >= 1; l--) {
     if (l < top - 1) hdrnn_pool_barrier(t->pool);
     backward_mine(c, l);

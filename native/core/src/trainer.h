@@ -55,7 +55,8 @@ struct hdrnn_trainer {
   uint32_t *order;          /* this epoch's order of the examples */
   size_t batches_per_epoch; /* ceil(count / batch_size) */
   size_t batches_done;      /* this epoch */
-  double loss_sum;          /* this epoch */
+  double loss_sum;          /* this epoch, added batch by batch (so the sum does
+                               not depend on how the epoch was cut into steps) */
   size_t loss_count;
   hdrnn_batch_buffers buffers;
   hdrnn_auto_threads autothreads;
@@ -64,7 +65,6 @@ struct hdrnn_trainer {
   size_t step_first, step_count; /* batches of this step */
   size_t step_done;              /* batches finished (written by thread 0) */
   int step_stop;                 /* thread 0 saw the interrupt flag */
-  double step_loss;
   hdrnn_reference reference; /* reference path */
 };
 
@@ -76,7 +76,7 @@ int hdrnn_trainer_interrupted(const hdrnn_trainer *t);
 hdrnn_code hdrnn_batched_init(hdrnn_trainer *t, unsigned threads, hdrnn_status *status);
 void hdrnn_batched_free(hdrnn_trainer *t);
 /* Runs batches [t->step_first, +t->step_count) on `active` of the pool's
- * threads; sets step_done, step_loss. */
+ * threads; sets step_done and adds each batch's cost to loss_sum. */
 void hdrnn_batched_step(hdrnn_trainer *t, unsigned active);
 
 #endif /* HDRNN_TRAINER_H */
