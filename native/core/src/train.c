@@ -12,10 +12,13 @@
 
 #include "trainer.h"
 
-/* Timed runs of the automatic thread count: about this long each. */
-#define AUTO_PROBE_SECONDS 0.002
-/* Runs of the chosen count between rounds of timing: this many probe lengths. */
-#define AUTO_SETTLE_PROBES 100
+/* Timed runs of the automatic thread count: about this long each (long
+ * enough to average out a thread's wake-up and the odd preemption). */
+#define AUTO_PROBE_SECONDS 0.02
+#define AUTO_PROBE_MIN_BATCHES 4
+/* Runs of the chosen count between rounds of timing: this many probe lengths
+ * (about a second), so a change in the machine's load is noticed soon. */
+#define AUTO_SETTLE_PROBES 50
 
 void hdrnn_train_options_default(hdrnn_train_options *options) {
   memset(options, 0, sizeof *options);
@@ -77,7 +80,7 @@ hdrnn_code hdrnn_trainer_create(hdrnn_trainer **out, hdrnn_network *net,
     a->candidates[a->count++] = threads;
     a->candidates[a->count++] = 1;
     if (threads >= 4) a->candidates[a->count++] = threads / 2;
-    a->chunk = 8;
+    a->chunk = AUTO_PROBE_MIN_BATCHES;
     a->best = threads;
   }
 
@@ -188,8 +191,8 @@ static void auto_record(hdrnn_trainer *t, unsigned active, size_t batches, doubl
       if (a->seconds[i] * (double)a->batches[best] < a->seconds[best] * (double)a->batches[i]) best = i;
     a->best = a->candidates[best];
     const double per_batch = a->seconds[best] / (double)a->batches[best];
-    size_t chunk = per_batch > 0 ? (size_t)(AUTO_PROBE_SECONDS / per_batch) : 512;
-    a->chunk = chunk < 2 ? 2 : chunk > 512 ? 512 : chunk;
+    size_t chunk = per_batch > 0 ? (size_t)(AUTO_PROBE_SECONDS / per_batch) : 4096;
+    a->chunk = chunk < AUTO_PROBE_MIN_BATCHES ? AUTO_PROBE_MIN_BATCHES : chunk > 4096 ? 4096 : chunk;
     a->settled_left = a->chunk * AUTO_SETTLE_PROBES;
   } else {
     (void)active;
