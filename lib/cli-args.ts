@@ -144,7 +144,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         const parts = text.split(',');
         if (text === '' || parts.some((p) => p.trim() === '')) throw new UsageError(`${arg} needs sizes like 32 or 16,16, got '${text}'`);
         options.hidden = parts.map((p) => integer(arg, p.trim(), 1, 1_000_000));
-        if (options.hidden.length > 62) throw new UsageError(`${arg}: at most 62 hidden layers`);
+        if (options.hidden.length > 255) throw new UsageError(`${arg}: at most 255 hidden layers`);
         break;
       }
       case 'epochs':

@@ -91,17 +91,24 @@ class EncodeWorker : public PromiseWorker {
   std::vector<uint8_t> bytes_;
 };
 
+// A file's bytes in native memory (held alive for the work) and the limits
+// to parse them with.
+struct FileBytes {
+  std::shared_ptr<Store> store;
+  size_t offset, length;
+  hdrnn_limits limits;
+  const uint8_t *data() const { return store->data + offset; }
+};
+
 class DecodeWorker : public PromiseWorker {
  public:
-  DecodeWorker(Napi::Env env, std::shared_ptr<Store> bytes, size_t offset, size_t length,
-               hdrnn_limits limits)
-      : PromiseWorker(env, "hdrnn:decode"), bytes_(std::move(bytes)), offset_(offset),
-        length_(length), limits_(limits) {}
+  DecodeWorker(Napi::Env env, FileBytes file)
+      : PromiseWorker(env, "hdrnn:decode"), file_(std::move(file)) {}
   ~DecodeWorker() override { hdrnn_network_free(net_); }
 
  private:
   void Work() override {
-    hdrnn_network_decode(bytes_->data + offset_, length_, &limits_, &net_, &format_, &status_);
+    hdrnn_network_decode(file_.data(), file_.length, &file_.limits, &net_, &format_, &status_);
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
@@ -111,9 +118,7 @@ class DecodeWorker : public PromiseWorker {
     o.Set("format", Napi::String::New(env, format_ == HDRNN_FORMAT_SEED ? "seed" : "v2"));
     return o;
   }
-  std::shared_ptr<Store> bytes_;
-  size_t offset_, length_;
-  hdrnn_limits limits_;
+  FileBytes file_;
   hdrnn_network *net_ = nullptr;
   hdrnn_format format_ = HDRNN_FORMAT_V2;
 };
@@ -290,18 +295,17 @@ class ParametersWorker : public PromiseWorker {
 
 class PgmWorker : public PromiseWorker {
  public:
-  PgmWorker(Napi::Env env, std::shared_ptr<Store> bytes, size_t offset, size_t length,
-            hdrnn_limits limits)
-      : PromiseWorker(env, "hdrnn:pgm"), bytes_(std::move(bytes)), offset_(offset),
-        length_(length), limits_(limits) {}
+  PgmWorker(Napi::Env env, FileBytes file) : PromiseWorker(env, "hdrnn:pgm"), file_(std::move(file)) {}
 
  private:
   void Work() override {
-    const uint8_t *p = bytes_->data + offset_;
     // Header and raster are validated before the pixels are allocated.
-    if (hdrnn_pgm_decode(p, length_, &limits_, &info_, nullptr, 0, &status_) != HDRNN_OK) return;
+    if (hdrnn_pgm_decode(file_.data(), file_.length, &file_.limits, &info_, nullptr, 0, &status_) !=
+        HDRNN_OK)
+      return;
     pixels_.resize((size_t)info_.width * info_.height);
-    hdrnn_pgm_decode(p, length_, &limits_, &info_, pixels_.data(), pixels_.size(), &status_);
+    hdrnn_pgm_decode(file_.data(), file_.length, &file_.limits, &info_, pixels_.data(),
+                     pixels_.size(), &status_);
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
@@ -314,9 +318,7 @@ class PgmWorker : public PromiseWorker {
     o.Set("pixels", f);
     return o;
   }
-  std::shared_ptr<Store> bytes_;
-  size_t offset_, length_;
-  hdrnn_limits limits_;
+  FileBytes file_;
   hdrnn_pgm_info info_{};
   std::vector<float> pixels_;
 };
@@ -336,7 +338,7 @@ Napi::Promise StartEncode(Napi::Env env, std::shared_ptr<NetState> state, hdrnn_
 }
 Napi::Promise StartDecode(Napi::Env env, std::shared_ptr<Store> bytes, size_t offset,
                           size_t length, hdrnn_limits limits) {
-  return Queue<DecodeWorker>(env, std::move(bytes), offset, length, limits);
+  return Queue<DecodeWorker>(env, FileBytes{std::move(bytes), offset, length, limits});
 }
 // A single example of a small network is cheaper to compute than a trip to
 // the thread pool and back (a few microseconds against tens): below this many
@@ -378,7 +380,7 @@ Napi::Promise StartParameters(Napi::Env env, std::shared_ptr<NetState> state) {
 }
 Napi::Promise StartDecodePgm(Napi::Env env, std::shared_ptr<Store> bytes, size_t offset,
                              size_t length, hdrnn_limits limits) {
-  return Queue<PgmWorker>(env, std::move(bytes), offset, length, limits);
+  return Queue<PgmWorker>(env, FileBytes{std::move(bytes), offset, length, limits});
 }
 
 }  // namespace hdrnn_addon

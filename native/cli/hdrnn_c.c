@@ -10,20 +10,21 @@
  * Only the public API (hdrnn.h) and the C library are used. Errors print one
  * line on stderr and exit with 1; usage errors exit with 2.
  */
-#define _POSIX_C_SOURCE 200809L /* clock_gettime in time.h */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime in time.h, fsync in unistd.h */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "hdrnn.h"
 
 #define PROGRAM "hdrnn_c"
 #define EXIT_ERROR 1
 #define EXIT_USAGE 2
-#define MAX_HIDDEN 62          /* with input and output: the default layer limit of 64 */
+#define MAX_HIDDEN 255         /* what the seed format can hold (the default layer limit is 257) */
 #define MAX_FILE_BYTES (1u << 30) /* refuse to read anything bigger into memory */
 
 static const char usage_text[] =
@@ -146,39 +147,46 @@ static char *temporary_name(const char *path) {
   return tmp;
 }
 
-/* Fails early (before hours of training) when path's folder is not writable. */
-static int check_writable(const char *path) {
-  char *tmp = temporary_name(path);
-  if (tmp == NULL) return fail(EXIT_ERROR, "out of memory");
-  FILE *f = fopen(tmp, "wb");
+/* Opens a new temporary file next to path for writing; *tmp gets its name
+ * (malloc'd). On failure prints why, with `doing` saying what we were at. */
+static FILE *open_temporary(const char *path, char **tmp, const char *doing) {
+  *tmp = temporary_name(path);
+  if (*tmp == NULL) {
+    fail(EXIT_ERROR, "out of memory");
+    return NULL;
+  }
+  FILE *f = fopen(*tmp, "wb");
   if (f == NULL) {
     char prefix[1100];
-    snprintf(prefix, sizeof prefix, PROGRAM ": cannot write next to %s", path);
+    snprintf(prefix, sizeof prefix, PROGRAM ": cannot %s %s", doing, path);
     perror(prefix);
-    free(tmp);
-    return EXIT_ERROR;
+    free(*tmp);
+    *tmp = NULL;
   }
+  return f;
+}
+
+/* Fails early (before hours of training) when path's folder is not writable. */
+static int check_writable(const char *path) {
+  char *tmp;
+  FILE *f = open_temporary(path, &tmp, "write next to");
+  if (f == NULL) return EXIT_ERROR;
   fclose(f);
   remove(tmp);
   free(tmp);
   return 0;
 }
 
-/* Writes bytes to path through a temporary file in the same folder and
- * rename(), so a crash never leaves a half-written network behind. */
+/* Writes bytes to path through a temporary file in the same folder, flushed
+ * to the disk, and rename(): a crash or a power cut leaves the old file or
+ * the new one, never a half-written network. */
 static int write_file_atomic(const char *path, const uint8_t *bytes, size_t length) {
-  char *tmp = temporary_name(path);
-  if (tmp == NULL) return fail(EXIT_ERROR, "out of memory");
-  FILE *f = fopen(tmp, "wb");
-  if (f == NULL) {
-    char prefix[1100];
-    snprintf(prefix, sizeof prefix, PROGRAM ": cannot create %s", tmp);
-    perror(prefix);
-    free(tmp);
-    return EXIT_ERROR;
-  }
+  char *tmp;
+  FILE *f = open_temporary(path, &tmp, "create a temporary file next to");
+  if (f == NULL) return EXIT_ERROR;
   int ok = fwrite(bytes, 1, length, f) == length;
   ok &= fflush(f) == 0;
+  ok &= fsync(fileno(f)) == 0;
   ok &= fclose(f) == 0;
   if (!ok) {
     remove(tmp);

@@ -1,7 +1,18 @@
 // The training both sides of the x64/armv7 comparison run: same seed, same
 // data, same options, so their networks should agree to float tolerance.
 'use strict';
+/** Largest difference between two networks' parameters ({ weights, biases } per layer). */
+function maxDiff(a, b) {
+  let worst = 0;
+  for (let l = 0; l < a.weights.length; l++) {
+    for (let i = 0; i < a.weights[l].length; i++) worst = Math.max(worst, Math.abs(a.weights[l][i] - b.weights[l][i]));
+    for (let i = 0; i < a.biases[l].length; i++) worst = Math.max(worst, Math.abs(a.biases[l][i] - b.biases[l][i]));
+  }
+  return worst;
+}
+
 module.exports = {
+  maxDiff,
   shape: [784, 16, 10],
   seed: 7,
   trainCount: 2000,

@@ -26,15 +26,6 @@ function report(what) {
   console.log(`# ${JSON.stringify(what)}`);
 }
 
-function maxDiff(a, b) {
-  let worst = 0;
-  for (let l = 0; l < a.weights.length; l++) {
-    for (let i = 0; i < a.weights[l].length; i++) worst = Math.max(worst, Math.abs(a.weights[l][i] - b.weights[l][i]));
-    for (let i = 0; i < a.biases[l].length; i++) worst = Math.max(worst, Math.abs(a.biases[l][i] - b.biases[l][i]));
-  }
-  return worst;
-}
-
 test('runs on armv7 hard-float', () => {
   assert.equal(process.arch, 'arm');
   assert.equal(process.config.variables.arm_float_abi, 'hard');
@@ -81,7 +72,7 @@ test('NEON and the forced portable path agree', async () => {
   const b = new hdrnn.Network({ shape: [784, 32, 10], seed: 3 });
   await a.train(mnist.train.slice(0, 500), { epochs: 1, seed: 1, kernels: expectKernels });
   await b.train(mnist.train.slice(0, 500), { epochs: 1, seed: 1, kernels: 'portable' });
-  const trained = maxDiff(await a.getParameters(), await b.getParameters());
+  const trained = common.maxDiff(await a.getParameters(), await b.getParameters());
   report({ neonVsPortable: { maxScoreDiff: worst, sameLabels: `${labels}/${neon.length}`, maxParameterDiffAfter50Steps: trained } });
   assert.ok(worst <= 1e-5, `scores differ by ${worst}`);
   assert.ok(labels >= neon.length - 1);
@@ -94,7 +85,7 @@ test('agrees with the x64 build, and each loads the other\'s file', async () => 
   await net.save(path.join(out, 'armv7.nn'), { format: 'v2' });
   const x64 = await hdrnn.Network.load(path.join(out, 'x64.nn'));
   const x64Report = JSON.parse(fs.readFileSync(path.join(out, 'x64.json'), 'utf8'));
-  const diff = maxDiff(await net.getParameters(), await x64.getParameters());
+  const diff = common.maxDiff(await net.getParameters(), await x64.getParameters());
   const test = mnist.test.slice(0, common.testCount);
   const x64HereAccuracy = (await x64.evaluate(test)).accuracy;
   const armAccuracy = (await net.evaluate(test)).accuracy;

@@ -9,15 +9,6 @@ const common = require('./common.cjs');
 
 const hdrnn = require(process.env.HDRNN_PKG || path.resolve(__dirname, '..', '..'));
 
-function maxDiff(a, b) {
-  let worst = 0;
-  for (let l = 0; l < a.weights.length; l++) {
-    for (let i = 0; i < a.weights[l].length; i++) worst = Math.max(worst, Math.abs(a.weights[l][i] - b.weights[l][i]));
-    for (let i = 0; i < a.biases[l].length; i++) worst = Math.max(worst, Math.abs(a.biases[l][i] - b.biases[l][i]));
-  }
-  return worst;
-}
-
 async function main() {
   const [mode, out] = process.argv.slice(2);
   const mnist = await hdrnn.loadMnist(process.env.HDRNN_MNIST);
@@ -32,7 +23,7 @@ async function main() {
   } else if (mode === 'check') {
     const arm = await hdrnn.Network.load(path.join(out, 'armv7.nn'));
     const x64 = await hdrnn.Network.load(path.join(out, 'x64.nn'));
-    const diff = maxDiff(await arm.getParameters(), await x64.getParameters());
+    const diff = common.maxDiff(await arm.getParameters(), await x64.getParameters());
     const armAccuracy = (await arm.evaluate(test)).accuracy;
     const x64Accuracy = (await x64.evaluate(test)).accuracy;
     console.log(JSON.stringify({ side: 'x64', loaded: 'armv7.nn', maxParameterDiff: diff, armAccuracyOnX64: armAccuracy, x64Accuracy }));

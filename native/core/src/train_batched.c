@@ -258,6 +258,16 @@ static void backward_mine(const batch_ctx *c, size_t l) {
     t->kernels->sigmoid_backward(d + r * width + begin, a + r * width + begin, end - begin);
 }
 
+/* b[j] += alpha * (sum of d[r][j] over the batch), j in [begin, end). */
+static void update_biases(const batch_ctx *c, float *b, const float *d, size_t width, size_t begin,
+                          size_t end) {
+  for (size_t j = begin; j < end; j++) {
+    float sum = 0.0f;
+    for (size_t r = 0; r < c->rows; r++) sum += d[r * width + j];
+    b[j] += c->alpha * sum;
+  }
+}
+
 /* W[l] and b[l] rows of my neurons of l: += alpha * sum over the batch. */
 static void update_mine(const batch_ctx *c, size_t l) {
   const hdrnn_trainer *t = c->t;
@@ -268,12 +278,7 @@ static void update_mine(const batch_ctx *c, size_t l) {
   if (begin == end) return;
   t->kernels->update(c->rows, end - begin, in, c->alpha, d + begin, out,
                      t->buffers.activations[c->p][l - 1], in, weights(c, l) + begin * in, in);
-  float *b = biases(c, l);
-  for (size_t j = begin; j < end; j++) {
-    float sum = 0.0f;
-    for (size_t r = 0; r < c->rows; r++) sum += d[r * out + j];
-    b[j] += c->alpha * sum;
-  }
+  update_biases(c, biases(c, l), d, out, begin, end);
 }
 
 /* A replicated output layer: my columns of W[L] (my neurons of L-1) and my
@@ -290,12 +295,7 @@ static void update_top_replicated(const batch_ctx *c) {
                        t->buffers.activations[c->p][top - 1] + begin, in, weights(c, top) + begin,
                        in);
   hdrnn_partition(out, c->tid, c->threads, 1, &begin, &end);
-  float *b = biases(c, top);
-  for (size_t j = begin; j < end; j++) {
-    float sum = 0.0f;
-    for (size_t r = 0; r < c->rows; r++) sum += d[r * out + j];
-    b[j] += c->alpha * sum;
-  }
+  update_biases(c, biases(c, top), d, out, begin, end);
 }
 
 /* The updates batch c deferred: every layer above the first. */
