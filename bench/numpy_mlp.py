@@ -64,11 +64,13 @@ def main():
 
 
 def blas():
+    """The BLAS library NumPy really loaded (Debian switches libblas.so.3
+    between reference BLAS and OpenBLAS with alternatives), from the maps."""
     try:
-        import numpy.__config__ as c
-        info = c.get_info("blas_opt") if hasattr(c, "get_info") else {}
-        return ",".join(info.get("libraries", [])) or "unknown"
-    except Exception:  # noqa: BLE001 - best effort description only
+        with open("/proc/self/maps") as maps:
+            names = {line.split("/")[-1].strip() for line in maps if "blas" in line.lower() and "/" in line}
+        return ",".join(sorted(names)) or "unknown"
+    except OSError:
         return "unknown"
 
 
