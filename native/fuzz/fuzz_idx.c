@@ -17,38 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sanitizer/allocator_interface.h>
-
 #include "hdrnn.h"
+#include "fuzz_common.h"
 
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) check_failed(#cond, __LINE__);                                 \
-  } while (0)
-
-static void check_failed(const char *what, int line) {
-  fprintf(stderr, "fuzz_idx.c:%d: check failed: %s\n", line, what);
-  abort();
-}
-
-/* Per thread: libFuzzer's own threads (the RSS watcher) allocate too. */
-static __thread int watching;
-static long long allocations;
-
-static void on_malloc(const volatile void *ptr, size_t size) {
-  (void)ptr;
-  (void)size;
-  if (watching) allocations++;
-}
-
-static void on_free(const volatile void *ptr) { (void)ptr; }
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
-  return 0;
-}
 
 static volatile unsigned sink;
 
@@ -64,11 +35,10 @@ static hdrnn_code images(const uint8_t *bytes, size_t length, const hdrnn_limits
                          hdrnn_idx_images *out) {
   hdrnn_status st;
   memset(out, 0, sizeof *out);
-  allocations = 0;
-  watching = 1;
+  watch_begin();
   const hdrnn_code rc = hdrnn_idx_parse_images(bytes, length, limits, out, &st);
-  watching = 0;
-  CHECK(allocations == 0);
+  watch_end();
+  CHECK(watched_allocations == 0);
   if (rc != HDRNN_OK) {
     check_failure(rc, &st);
     return rc;
@@ -94,11 +64,10 @@ static hdrnn_code labels(const uint8_t *bytes, size_t length, const hdrnn_limits
                          hdrnn_idx_labels *out) {
   hdrnn_status st;
   memset(out, 0, sizeof *out);
-  allocations = 0;
-  watching = 1;
+  watch_begin();
   const hdrnn_code rc = hdrnn_idx_parse_labels(bytes, length, limits, out, &st);
-  watching = 0;
-  CHECK(allocations == 0);
+  watch_end();
+  CHECK(watched_allocations == 0);
   if (rc != HDRNN_OK) {
     check_failure(rc, &st);
     return rc;

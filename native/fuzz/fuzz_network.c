@@ -38,54 +38,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sanitizer/allocator_interface.h>
-
 #include "hdrnn.h"
-
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) check_failed(#cond, __LINE__);                                 \
-  } while (0)
-
-static void check_failed(const char *what, int line) {
-  fprintf(stderr, "fuzz_network.c:%d: check failed: %s\n", line, what);
-  abort();
-}
-
-/* ---------------------------------------------------------- allocation watch */
-
-/* Per thread: libFuzzer's own threads (the RSS watcher) allocate too. */
-static __thread int watching;
-static long long live_bytes, peak_bytes;
-
-static void on_malloc(const volatile void *ptr, size_t size) {
-  (void)ptr;
-  if (!watching) return;
-  live_bytes += (long long)size;
-  if (live_bytes > peak_bytes) peak_bytes = live_bytes;
-}
-
-static void on_free(const volatile void *ptr) {
-  if (!watching || ptr == NULL) return;
-  live_bytes -= (long long)__sanitizer_get_allocated_size((const void *)ptr);
-}
-
-static void watch_begin(void) {
-  live_bytes = peak_bytes = 0;
-  watching = 1;
-}
-
-static long long watch_end(void) {
-  watching = 0;
-  return peak_bytes;
-}
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
-  return 0;
-}
+#include "fuzz_common.h"
 
 /* ------------------------------------------------------------------ helpers */
 

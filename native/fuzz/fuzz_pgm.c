@@ -19,51 +19,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sanitizer/allocator_interface.h>
-
 #include "hdrnn.h"
-
-#define CHECK(cond)                                                             \
-  do {                                                                          \
-    if (!(cond)) check_failed(#cond, __LINE__);                                 \
-  } while (0)
-
-static void check_failed(const char *what, int line) {
-  fprintf(stderr, "fuzz_pgm.c:%d: check failed: %s\n", line, what);
-  abort();
-}
+#include "fuzz_common.h"
 
 #define MODEST_PIXELS ((uint64_t)1 << 22)
 #define REWRITE_PIXELS ((uint64_t)1 << 16)
-
-/* Per thread: libFuzzer's own threads (the RSS watcher) allocate too. */
-static __thread int watching;
-static long long allocations;
-
-static void on_malloc(const volatile void *ptr, size_t size) {
-  (void)ptr;
-  (void)size;
-  if (watching) allocations++;
-}
-
-static void on_free(const volatile void *ptr) { (void)ptr; }
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-  (void)argc;
-  (void)argv;
-  __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
-  return 0;
-}
 
 static hdrnn_code decode(const uint8_t *bytes, size_t length, const hdrnn_limits *limits,
                          hdrnn_pgm_info *info, float *pixels, size_t capacity) {
   hdrnn_status st;
   memset(info, 0, sizeof *info);
-  allocations = 0;
-  watching = 1;
+  watch_begin();
   const hdrnn_code rc = hdrnn_pgm_decode(bytes, length, limits, info, pixels, capacity, &st);
-  watching = 0;
-  CHECK(allocations == 0);
+  watch_end();
+  CHECK(watched_allocations == 0);
   CHECK(st.code == rc);
   if (rc != HDRNN_OK) {
     CHECK(st.message[0] != '\0');
