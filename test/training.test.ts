@@ -270,31 +270,39 @@ describe('concurrent callers', () => {
   it('reads during training see whole mini-batches and never corrupt the run', async () => {
     // The same run twice: once alone, once under a storm of reads. The
     // weights must come out identical: readers never change training.
+    // The reads are fired from the run's own progress events (every 20
+    // mini-batches), so how many there are is fixed by the data, not by how
+    // fast this machine trains.
+    const options = { epochs: 4, batchSize: 5, seed: 3, threads: 2 } as const;
     const alone = new Network({ shape: [64, 32, 4], seed: 2 });
-    await alone.train(data, { epochs: 4, batchSize: 5, seed: 3, threads: 2 });
+    await alone.train(data, options);
 
     const busy = new Network({ shape: [64, 32, 4], seed: 2 });
-    const run = busy.train(data, { epochs: 4, batchSize: 5, seed: 3, threads: 2 });
     const reads: Array<Promise<unknown>> = [];
-    let done = false;
-    void run.finally(() => (done = true));
     let snapshots = 0;
-    while (!done) {
-      reads.push(busy.infer(data.input(0)));
-      reads.push(busy.evaluate(test));
-      reads.push(
-        busy.toBuffer({ format: 'v2' }).then((b) => {
-          // Every snapshot is a valid file with finite weights.
-          const p = Network.fromBuffer(b);
-          snapshots++;
-          return p.getParameters().then((q) => expect(q.weights[0].every(Number.isFinite)).toBe(true));
-        }),
-      );
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    let events = 0;
+    const run = busy.train(data, {
+      ...options,
+      progressEvery: 20,
+      onProgress: () => {
+        events++;
+        reads.push(busy.infer(data.input(0)));
+        reads.push(busy.evaluate(test));
+        reads.push(
+          busy.toBuffer({ format: 'v2' }).then((b) => {
+            // Every snapshot is a valid file with finite weights.
+            const p = Network.fromBuffer(b);
+            snapshots++;
+            return p.getParameters().then((q) => expect(q.weights[0].every(Number.isFinite)).toBe(true));
+          }),
+        );
+      },
+    });
     await run;
     await Promise.all(reads);
-    expect(snapshots).toBeGreaterThan(3);
+    // 2000 examples / 5 = 400 mini-batches an epoch, an event every 20.
+    expect(events).toBe((4 * 400) / 20);
+    expect(snapshots).toBe(events);
     expect(Buffer.compare(await bytesOf(alone), await bytesOf(busy))).toBe(0);
   });
 });
