@@ -24,6 +24,16 @@
       ]
     },
     {
+      # AVX-512 in a library of its own: gyp has no per-file flags, and the
+      # AVX2 file must not be compiled for AVX-512 (it would then need it).
+      "target_name": "hdrnn_kernels_avx512",
+      "type": "static_library",
+      "sources": ["native/core/kernels/kernels_avx512.c"],
+      "conditions": [
+        ["target_arch=='x64'", {"cflags_c": ["-mavx512f", "-mavx2", "-mfma"]}]
+      ]
+    },
+    {
       "target_name": "hdrnn_core",
       "type": "static_library",
       "sources": [
@@ -59,6 +69,7 @@
       "dependencies": [
         "hdrnn_core",
         "hdrnn_kernels_isa",
+        "hdrnn_kernels_avx512",
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
       # SWALLOW_UNTHROWABLE: an error that can no longer be thrown because the

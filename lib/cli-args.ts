@@ -230,7 +230,7 @@ hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
 hdrnn eval [-n, --net c-math.nn] [--data DIR] [--threads N] [--json]
 hdrnn infer [-i, --image IMAGE.pgm] [-n, --net c-math.nn] [--json]
 
-Common: --json prints machine-readable results; --kernels portable|avx2|neon forces
+Common: --json prints machine-readable results; --kernels portable|avx2|avx512|neon forces
 a kernel set; -h, --help; --version.
 Exit status: 0 on success, 1 on an error (bad file, missing data), 2 on bad usage.
 `;

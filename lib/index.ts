@@ -35,7 +35,7 @@ export { readPgm, decodePgm, encodePgm, imageToText, type GreyImage, type ReadPg
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const version: string = (require('../package.json') as { version: string }).version;
 
-/** The kernel set in use: 'avx2', 'neon' or 'portable' ($HDRNN_KERNELS overrides the best one). */
+/** The kernel set in use: 'avx512', 'avx2', 'neon' or 'portable' ($HDRNN_KERNELS overrides the best one). */
 export const kernels: string = (() => {
   const forced = process.env.HDRNN_KERNELS;
   if (forced && forced !== 'best' && native.kernels.available.includes(forced)) return forced;

@@ -72,7 +72,7 @@ export function seed(value: unknown, name = 'seed'): bigint {
   return BigInt(integer(value, name, 0, Number.MAX_SAFE_INTEGER));
 }
 
-export const KERNEL_NAMES = ['best', 'portable', 'avx2', 'neon'] as const;
+export const KERNEL_NAMES = ['best', 'portable', 'avx2', 'avx512', 'neon'] as const;
 export type KernelName = (typeof KERNEL_NAMES)[number];
 
 export function kernelName(value: unknown, name = 'kernels'): KernelName {

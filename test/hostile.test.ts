@@ -649,7 +649,7 @@ describe('hostile values into every public function', () => {
     const runOptions = fc.oneof(
       fc.constant(undefined),
       hostile,
-      fc.record({ threads: maybe(fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constant('auto'))), kernels: maybe(fc.constantFrom('best', 'portable', 'avx2', 'neon', 'AVX2', '')) }, { requiredKeys: [] }),
+      fc.record({ threads: maybe(fc.oneof(fc.integer({ min: 1, max: 8 }), fc.constant('auto'))), kernels: maybe(fc.constantFrom('best', 'portable', 'avx2', 'avx512', 'neon', 'AVX2', '')) }, { requiredKeys: [] }),
     );
     await fc.assert(
       fc.asyncProperty(input, runOptions, fc.boolean(), async (i, o, topLevel) => {
@@ -686,7 +686,7 @@ describe('hostile values into every public function', () => {
       { weight: 1, arbitrary: fc.uint8Array({ maxLength: 13 }) },
       { weight: 1, arbitrary: fc.float32Array({ maxLength: 13, min: -100, max: 100 }) },
     );
-    const runOptions = fc.oneof(fc.constant(undefined), hostile, fc.record({ threads: maybe(fc.integer({ min: 1, max: 8 })), kernels: maybe(fc.constantFrom('best', 'portable', 'neon')) }, { requiredKeys: [] }));
+    const runOptions = fc.oneof(fc.constant(undefined), hostile, fc.record({ threads: maybe(fc.integer({ min: 1, max: 8 })), kernels: maybe(fc.constantFrom('best', 'portable', 'avx512', 'neon')) }, { requiredKeys: [] }));
     await fc.assert(
       fc.asyncProperty(inputs, runOptions, async (i, o) => {
         const x = m(i);

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { Dataset, ErrorCodes, Network, bandData, infer, rng, tempDir } from './helpers';
+import { Dataset, ErrorCodes, Network, availableKernels, bandData, infer, kernels, rng, tempDir } from './helpers';
 
 const tmp = tempDir();
 afterAll(tmp.cleanup);
@@ -246,6 +246,24 @@ describe('infer and evaluate', () => {
     await expect(net.infer(null as never)).rejects.toBeInstanceOf(TypeError);
     await expect(net.infer(new Float32Array(4), { threads: 0 })).rejects.toBeInstanceOf(RangeError);
     await expect(net.infer(new Float32Array(4), { kernels: 'mmx' as never })).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARG_VALUE });
+  });
+
+  it('runs on every kernel set this CPU has and refuses the others with ERR_HDRNN_UNSUPPORTED', async () => {
+    expect(availableKernels).toContain('portable');
+    expect(availableKernels).toContain(kernels);
+    const net = new Network({ shape: [40, 21, 5], seed: 9 });
+    const { inputs } = bandData(30, 40, 5, 4);
+    const portable = await net.inferBatch(inputs, { kernels: 'portable' });
+    for (const name of ['avx2', 'avx512', 'neon'] as const) {
+      if (availableKernels.includes(name)) {
+        const r = await net.inferBatch(inputs, { kernels: name });
+        r.forEach((x, i) => x.scores.forEach((v, j) => expect(Math.abs(v - portable[i].scores[j])).toBeLessThan(1e-5)));
+      } else {
+        await expect(net.inferBatch(inputs, { kernels: name })).rejects.toMatchObject({ code: ErrorCodes.UNSUPPORTED });
+        await expect(net.train(Dataset.from({ inputs, labels: new Uint8Array(30), inputSize: 40 }), { epochs: 1, kernels: name }))
+          .rejects.toMatchObject({ code: ErrorCodes.UNSUPPORTED });
+      }
+    }
   });
 
   it('infers a batch the same as one at a time, whatever the thread count', async () => {

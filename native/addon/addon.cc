@@ -64,6 +64,7 @@ const hdrnn_kernels *ExpectKernels(Napi::Env env, const Napi::Value &v) {
   const hdrnn_kernels *k = name == "best"       ? data.best
                            : name == "portable" ? data.portable
                            : name == "avx2"     ? data.avx2
+                           : name == "avx512"   ? data.avx512
                            : name == "neon"     ? data.neon
                                                 : nullptr;
   if (k == nullptr) {
@@ -119,7 +120,7 @@ Napi::Object KernelInfo(Napi::Env env) {
   o.Set("best", Napi::String::New(env, hdrnn_kernels_name(hdrnn_kernels_best())));
   Napi::Array available = Napi::Array::New(env);
   uint32_t n = 0;
-  for (const char *name : {"portable", "avx2", "neon"})
+  for (const char *name : {"portable", "avx2", "avx512", "neon"})
     if (hdrnn_kernels_find(name) != nullptr) available.Set(n++, Napi::String::New(env, name));
   o.Set("available", available);
   return o;
@@ -141,6 +142,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->best = hdrnn_kernels_best();
   data->portable = hdrnn_kernels_find("portable");
   data->avx2 = hdrnn_kernels_find("avx2");
+  data->avx512 = hdrnn_kernels_find("avx512");
   data->neon = hdrnn_kernels_find("neon");
   env.SetInstanceData(data);
   napi_add_env_cleanup_hook(env, Cleanup, data);

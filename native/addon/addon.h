@@ -25,7 +25,8 @@ struct AddonData {
   bool tearing_down = false;
   // Kernel tables by name, looked up once: finding them asks the CPU
   // (cpuid), which costs a VM exit under a hypervisor, on every call.
-  const hdrnn_kernels *best = nullptr, *portable = nullptr, *avx2 = nullptr, *neon = nullptr;
+  const hdrnn_kernels *best = nullptr, *portable = nullptr, *avx2 = nullptr, *avx512 = nullptr,
+                      *neon = nullptr;
 };
 
 AddonData &Data(Napi::Env env);
@@ -39,7 +40,7 @@ double ExpectInteger(Napi::Env env, const Napi::Value &v, const char *what, doub
 uint64_t ExpectSeed(Napi::Env env, const Napi::Value &v);
 // Optional property of an options object; undefined when absent.
 Napi::Value Option(const Napi::Object &options, const char *name);
-// Kernels named by an option ("best", "portable", "avx2", "neon") or the best.
+// Kernels named by an option ("best", "portable", "avx2", "avx512", "neon") or the best.
 const hdrnn_kernels *ExpectKernels(Napi::Env env, const Napi::Value &v);
 hdrnn_limits ExpectLimits(Napi::Env env, const Napi::Value &v);
 // The bytes of a typed array, also over a SharedArrayBuffer (whose

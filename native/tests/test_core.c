@@ -305,9 +305,9 @@ static void test_gradients(void) {
 /* --------------------------------------- batched against the reference */
 
 static void kernel_list(const hdrnn_kernels **list, size_t *n) {
-  static const char *names[] = {"portable", "avx2", "neon"};
+  static const char *names[] = {"portable", "avx2", "avx512", "neon"};
   *n = 0;
-  for (size_t i = 0; i < 3; i++) {
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
     const hdrnn_kernels *k = hdrnn_kernels_find(names[i]);
     if (k != NULL) list[(*n)++] = k;
   }
@@ -330,7 +330,7 @@ static void kernel_list(const hdrnn_kernels **list, size_t *n) {
  * would give (those change parameters by ~1e-2 or more).
  */
 static void test_batched_vs_reference(void) {
-  const hdrnn_kernels *kernels[3];
+  const hdrnn_kernels *kernels[4];
   size_t nk;
   kernel_list(kernels, &nk);
   static const uint32_t shape[] = {19, 13, 9, 4};
@@ -413,7 +413,7 @@ static void test_shuffle_matters(void) {
 /* ------------------------------------------------ thread determinism */
 
 static void test_thread_determinism(void) {
-  const hdrnn_kernels *kernels[3];
+  const hdrnn_kernels *kernels[4];
   size_t nk;
   kernel_list(kernels, &nk);
   /* Layer sizes not multiples of 8 and above it, so the splits cut vectors. */
@@ -1520,7 +1520,7 @@ static void test_evaluate_infer(void) {
   ds.labels32 = y;
   ds.count = count;
   ds.input_size = 2;
-  const hdrnn_kernels *kernels[3];
+  const hdrnn_kernels *kernels[4];
   size_t nk;
   kernel_list(kernels, &nk);
   for (size_t k = 0; k < nk; k++) {
@@ -1798,6 +1798,13 @@ int main(int argc, char **argv) {
       filters[nfilters++] = argv[i];
     }
   }
+  /* The kernel tables the tests below go through (kernel_list). */
+  const hdrnn_kernels *tables[4];
+  size_t ntables;
+  kernel_list(tables, &ntables);
+  printf("kernels:");
+  for (size_t k = 0; k < ntables; k++) printf(" %s", hdrnn_kernels_name(tables[k]));
+  printf(" (best: %s)\n", hdrnn_kernels_name(hdrnn_kernels_best()));
   int ran = 0;
   for (size_t t = 0; t < sizeof tests / sizeof tests[0]; t++) {
     int selected = nfilters == 0;

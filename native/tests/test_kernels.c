@@ -1,6 +1,6 @@
 /*
  * test_kernels.c - every kernel of every table this CPU can run (portable
- * always; avx2 and neon when hdrnn_kernels_find says so), against plain
+ * always; avx2, avx512 and neon when hdrnn_kernels_find says so), against plain
  * references computed in double, in the manner of XNNPACK's kernel tests.
  *
  *   test_kernels           run the tests (exit code 0 when all pass)
@@ -784,7 +784,7 @@ static void bench_table(const hdrnn_kernels *K, double seconds) {
 }
 
 int main(int argc, char **argv) {
-  const char *names[] = {"portable", "avx2", "neon"};
+  const char *names[] = {"portable", "avx2", "avx512", "neon"};
   const char *only = NULL; /* --table NAME: only that table */
   int bench = 0;
   double seconds = 1.0;

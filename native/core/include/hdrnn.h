@@ -204,7 +204,7 @@ typedef struct hdrnn_kernels hdrnn_kernels;
 const hdrnn_kernels *hdrnn_kernels_best(void);
 /* Plain C kernels that run anywhere. */
 const hdrnn_kernels *hdrnn_kernels_portable(void);
-/* "portable", "avx2", "neon", or "best"; NULL if unknown or not runnable here. */
+/* "portable", "avx2", "avx512", "neon", or "best"; NULL if unknown or not runnable here. */
 const hdrnn_kernels *hdrnn_kernels_find(const char *name);
 const char *hdrnn_kernels_name(const hdrnn_kernels *kernels);
 

@@ -65,10 +65,12 @@ struct hdrnn_kernels {
 /* One table per instruction set; NULL where this build has none. */
 const hdrnn_kernels *hdrnn_kernels_portable_table(void);
 const hdrnn_kernels *hdrnn_kernels_avx2_table(void);
+const hdrnn_kernels *hdrnn_kernels_avx512_table(void);
 const hdrnn_kernels *hdrnn_kernels_neon_table(void);
 
 /* Run-time CPU checks (cpuid/xgetbv on x86, getauxval on Arm Linux). */
 int hdrnn_cpu_has_avx2_fma(void);
+int hdrnn_cpu_has_avx512f(void);
 int hdrnn_cpu_has_neon(void);
 
 #endif /* HDRNN_KERNELS_H */

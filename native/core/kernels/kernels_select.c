@@ -42,6 +42,28 @@ int hdrnn_cpu_has_avx2_fma(void) {
 #endif
 }
 
+/*
+ * AVX-512 Foundation, with the OS saving the opmask and all 32 zmm registers
+ * on a context switch (XCR0 bits 5, 6, 7 as well as the ymm bits 1, 2):
+ * a kernel that ran without that would lose its registers at the first
+ * preemption. AVX2 and FMA are required too (the kernels use 256-bit and
+ * 128-bit AVX instructions for their reductions).
+ */
+int hdrnn_cpu_has_avx512f(void) {
+#if defined(__x86_64__)
+  if (!hdrnn_cpu_has_avx2_fma()) return 0;
+  unsigned xcr0_lo, xcr0_hi;
+  __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+  (void)xcr0_hi;
+  if ((xcr0_lo & 0xe6) != 0xe6) return 0;
+  unsigned eax, ebx, ecx, edx;
+  __cpuid_count(7, 0, eax, ebx, ecx, edx);
+  return (ebx >> 16) & 1; /* AVX512F */
+#else
+  return 0;
+#endif
+}
+
 int hdrnn_cpu_has_neon(void) {
 #if defined(__aarch64__)
   return 1; /* Advanced SIMD is part of AArch64 */
@@ -62,6 +84,8 @@ const hdrnn_kernels *hdrnn_kernels_find(const char *name) {
   if (strcmp(name, "portable") == 0) return hdrnn_kernels_portable_table();
   if (strcmp(name, "avx2") == 0)
     return hdrnn_cpu_has_avx2_fma() ? hdrnn_kernels_avx2_table() : NULL;
+  if (strcmp(name, "avx512") == 0)
+    return hdrnn_cpu_has_avx512f() ? hdrnn_kernels_avx512_table() : NULL;
   if (strcmp(name, "neon") == 0)
     return hdrnn_cpu_has_neon() ? hdrnn_kernels_neon_table() : NULL;
   return NULL;
@@ -69,7 +93,10 @@ const hdrnn_kernels *hdrnn_kernels_find(const char *name) {
 
 const hdrnn_kernels *hdrnn_kernels_best(void) {
   const hdrnn_kernels *k = NULL;
-  if (hdrnn_cpu_has_avx2_fma()) k = hdrnn_kernels_avx2_table();
+  /* The widest vectors the CPU has: twice the work per instruction, and
+   * twice the registers for the tiles. */
+  if (hdrnn_cpu_has_avx512f()) k = hdrnn_kernels_avx512_table();
+  if (k == NULL && hdrnn_cpu_has_avx2_fma()) k = hdrnn_kernels_avx2_table();
   if (k == NULL && hdrnn_cpu_has_neon()) k = hdrnn_kernels_neon_table();
   return k != NULL ? k : hdrnn_kernels_portable_table();
 }
