@@ -214,7 +214,7 @@ const probe196 = Dataset.from({ inputs: small.inputs.subarray(0, 16 * 196), labe
 // Sized so that each run trains for a second or more on a fast x64 core.
 const oneBatchRun: Run = { shape: [196, 128, 10], seed: 31, data: smallSet, batchSize: 256, epochs: 500, learningRate: 0.5, algorithm: 'batched' };
 const multiBatchRun: Run = { shape: [784, 128, 10], seed: 32, data: bigSet, batchSize: 128, epochs: 2, learningRate: 0.5, algorithm: 'batched' };
-const referenceAlgoRun: Run = { shape: [784, 24, 10], seed: 33, data: bigSet.slice(0, 64 * 15), batchSize: 32, epochs: 1, learningRate: 0.5, algorithm: 'reference' };
+const referenceAlgoRun: Run = { shape: [784, 24, 10], seed: 33, data: bigSet.slice(0, 64 * 60), batchSize: 32, epochs: 1, learningRate: 0.5, algorithm: 'reference' };
 
 let multiRefPromise: Promise<Reference> | undefined;
 /** The reference states of multiBatchRun (built once, by whichever test needs them first). */
