@@ -35,6 +35,7 @@
  * threads may be writing the neighbouring columns at the same time.
  */
 #include "kernels.h"
+#include "kernels_common.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 
@@ -62,17 +63,6 @@
 #endif
 #define BWD_MR 6 /* rows of a backward tile */
 #define BWD_JV 2 /* vectors of 8 columns of a backward tile */
-
-/*
- * Tiles of at most max along a dimension of n, as even as possible (10 rows
- * by 4 give 4, 3, 3 rather than 4, 4, 2), so that no tile is much smaller
- * than the others. Returns the size of the tile starting at i.
- */
-HDRNN_INLINE size_t even_tile(size_t n, size_t i, size_t max) {
-  const size_t tiles = (n + max - 1) / max, base = n / tiles, extra = n % tiles;
-  /* The first `extra` tiles have base + 1 elements. */
-  return i < extra * (base + 1) ? base + 1 : base;
-}
 
 /* Lane masks: mask_for(r) has the r first lanes set, 0 <= r <= 8. */
 static const int32_t mask_table[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
@@ -179,9 +169,9 @@ static void avx2_forward(size_t m, size_t n, size_t k, const float *a, size_t ld
   /* Neurons outside (their FWD_NR x k weights stay in L1), rows inside. */
   size_t nr, mr;
   for (size_t j = 0; j < n; j += nr) {
-    nr = even_tile(n, j, FWD_NR);
+    nr = hdrnn_even_tile(n, j, FWD_NR);
     for (size_t i = 0; i < m; i += mr) {
-      mr = even_tile(m, i, FWD_MR);
+      mr = hdrnn_even_tile(m, i, FWD_MR);
       forward_tiles[mr - 1][nr - 1](k, a + i * lda, lda, b + j * ldb, ldb, bias + j,
                                     c + i * ldc + j, ldc);
     }
@@ -347,7 +337,7 @@ static void avx2_update(size_t m, size_t n, size_t k, float alpha, const float *
   for (size_t p = 0; p < k; p += 8 * UPD_PV) {
     const size_t cols = k - p < 8 * UPD_PV ? k - p : 8 * UPD_PV;
     for (size_t j = 0; j < n; j += nr) {
-      nr = even_tile(n, j, UPD_NR);
+      nr = hdrnn_even_tile(n, j, UPD_NR);
       update_block(nr, cols, m, alpha, d + j, ldd, a + p, lda, w + j * ldw + p, ldw);
     }
   }
@@ -365,19 +355,19 @@ static void avx2_update(size_t m, size_t n, size_t k, float alpha, const float *
  */
 HDRNN_INLINE __m256 sigmoid8(__m256 x) {
   const __m256 one = _mm256_set1_ps(1.0f);
-  const __m256 lo = _mm256_set1_ps(-87.33654f); /* ln(2^-126) */
+  const __m256 lo = _mm256_set1_ps(HDRNN_EXP_LO); /* ln(2^-126) */
   const __m256 t = _mm256_or_ps(x, _mm256_set1_ps(-0.0f));
   const __m256 tc = _mm256_max_ps(t, lo);
-  const __m256 fx = _mm256_round_ps(_mm256_mul_ps(tc, _mm256_set1_ps(1.44269504088896341f)),
+  const __m256 fx = _mm256_round_ps(_mm256_mul_ps(tc, _mm256_set1_ps(HDRNN_EXP_LOG2E)),
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(0.693359375f), tc);
-  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(-2.12194440e-4f), r);
-  __m256 y = _mm256_set1_ps(1.9875691500e-4f);
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.3981999507e-3f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(8.3334519073e-3f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(4.1665795894e-2f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(1.6666665459e-1f));
-  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(5.0000001201e-1f));
+  __m256 r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(HDRNN_EXP_LN2_HI), tc);
+  r = _mm256_fnmadd_ps(fx, _mm256_set1_ps(HDRNN_EXP_LN2_LO), r);
+  __m256 y = _mm256_set1_ps(HDRNN_EXP_P0);
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(HDRNN_EXP_P1));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(HDRNN_EXP_P2));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(HDRNN_EXP_P3));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(HDRNN_EXP_P4));
+  y = _mm256_fmadd_ps(y, r, _mm256_set1_ps(HDRNN_EXP_P5));
   y = _mm256_fmadd_ps(y, _mm256_mul_ps(r, r), r);
   y = _mm256_add_ps(y, one);
   const __m256i n = _mm256_cvtps_epi32(fx); /* -126..0 */

@@ -33,6 +33,7 @@
  *   backward acc = fma(a[i][p], b[p][j], acc) for p = 0..k-1.
  */
 #include "kernels.h"
+#include "kernels_common.h"
 
 #if defined(__x86_64__) && defined(__AVX512F__)
 
@@ -49,12 +50,6 @@
 #define UPD_PV 3 /* vectors of 16 inputs of an update tile, at most 3 */
 #define BWD_MR 6 /* rows of a backward tile */
 #define BWD_JV 2 /* vectors of 16 columns of a backward tile */
-
-/* Tiles of at most max along n, as even as possible (see kernels_avx2.c). */
-HDRNN_INLINE size_t even_tile(size_t n, size_t i, size_t max) {
-  const size_t tiles = (n + max - 1) / max, base = n / tiles, extra = n % tiles;
-  return i < extra * (base + 1) ? base + 1 : base;
-}
 
 /* The r first lanes, 0 <= r <= 16. */
 HDRNN_INLINE __mmask16 mask_for(size_t r) { return (__mmask16)((1u << r) - 1u); }
@@ -154,9 +149,9 @@ static void avx512_forward(size_t m, size_t n, size_t k, const float *a, size_t 
   /* Neurons outside (their FWD_NR x k weights stay in L1), rows inside. */
   size_t nr, mr;
   for (size_t j = 0; j < n; j += nr) {
-    nr = even_tile(n, j, FWD_NR);
+    nr = hdrnn_even_tile(n, j, FWD_NR);
     for (size_t i = 0; i < m; i += mr) {
-      mr = even_tile(m, i, FWD_MR);
+      mr = hdrnn_even_tile(m, i, FWD_MR);
       forward_tiles[mr - 1][nr - 1](k, a + i * lda, lda, b + j * ldb, ldb, bias + j,
                                     c + i * ldc + j, ldc);
     }
@@ -301,7 +296,7 @@ static void avx512_update(size_t m, size_t n, size_t k, float alpha, const float
     const size_t pv = (cols + 15) / 16;
     const __mmask16 mask = mask_for(cols - 16 * (pv - 1));
     for (size_t j = 0; j < n; j += nr) {
-      nr = even_tile(n, j, UPD_NR);
+      nr = hdrnn_even_tile(n, j, UPD_NR);
       update_tiles[nr - 1][pv - 1](mask, m, alpha, d + j, ldd, a + p, lda, w + j * ldw + p, ldw);
     }
   }
@@ -318,20 +313,20 @@ static void avx512_update(size_t m, size_t n, size_t k, float alpha, const float
  */
 HDRNN_INLINE __m512 sigmoid16(__m512 x) {
   const __m512 one = _mm512_set1_ps(1.0f);
-  const __m512 lo = _mm512_set1_ps(-87.33654f); /* ln(2^-126) */
+  const __m512 lo = _mm512_set1_ps(HDRNN_EXP_LO); /* ln(2^-126) */
   const __m512 t = _mm512_castsi512_ps(
       _mm512_or_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int32_t)0x80000000u)));
   const __m512 tc = _mm512_max_ps(t, lo);
-  const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(tc, _mm512_set1_ps(1.44269504088896341f)),
+  const __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(tc, _mm512_set1_ps(HDRNN_EXP_LOG2E)),
                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), tc);
-  r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
-  __m512 y = _mm512_set1_ps(1.9875691500e-4f);
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
-  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
+  __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(HDRNN_EXP_LN2_HI), tc);
+  r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(HDRNN_EXP_LN2_LO), r);
+  __m512 y = _mm512_set1_ps(HDRNN_EXP_P0);
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(HDRNN_EXP_P1));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(HDRNN_EXP_P2));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(HDRNN_EXP_P3));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(HDRNN_EXP_P4));
+  y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(HDRNN_EXP_P5));
   y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), r);
   y = _mm512_add_ps(y, one);
   const __m512i n = _mm512_cvtps_epi32(fx); /* -126..0 */

@@ -32,6 +32,7 @@
  * memory contiguously.
  */
 #include "kernels.h"
+#include "kernels_common.h"
 
 #if (defined(__arm__) || defined(__aarch64__)) && (defined(__ARM_NEON) || defined(__ARM_NEON__))
 
@@ -86,15 +87,6 @@ HDRNN_INLINE float32x4_t reduce4(float32x4_t v0, float32x4_t v1, float32x4_t v2,
   const float32x2_t s2 = vadd_f32(vget_low_f32(v2), vget_high_f32(v2));
   const float32x2_t s3 = vadd_f32(vget_low_f32(v3), vget_high_f32(v3));
   return vcombine_f32(vpadd_f32(s0, s1), vpadd_f32(s2, s3));
-}
-
-/*
- * Tiles of at most max along a dimension of n, as even as possible, so that
- * no tile is much smaller than the others. The size of the tile at i.
- */
-HDRNN_INLINE size_t even_tile(size_t n, size_t i, size_t max) {
-  const size_t tiles = (n + max - 1) / max, base = n / tiles, extra = n % tiles;
-  return i < extra * (base + 1) ? base + 1 : base;
 }
 
 /* ------------------------------------------------------------- forward */
@@ -161,7 +153,7 @@ static void neon_forward(size_t m, size_t n, size_t k, const float *a, size_t ld
   /* Neurons outside (their FWD_NR x k weights stay in L1), rows inside. */
   size_t nr, mr;
   for (size_t j = 0; j < n; j += nr) {
-    nr = even_tile(n, j, FWD_NR);
+    nr = hdrnn_even_tile(n, j, FWD_NR);
     for (size_t i = 0; i < m; i += mr) {
       mr = m - i < FWD_MR ? m - i : FWD_MR;
       forward_tiles[mr - 1][nr - 1](k, a + i * lda, lda, b + j * ldb, ldb, bias + j,
@@ -230,7 +222,7 @@ static void neon_backward(size_t m, size_t n, size_t k, const float *a, size_t l
     const size_t jv = (cols + 3) / 4, last = cols - 4 * (jv - 1);
     size_t mr;
     for (size_t i = 0; i < m; i += mr) {
-      mr = even_tile(m, i, BWD_MR);
+      mr = hdrnn_even_tile(m, i, BWD_MR);
       backward_tiles[mr - 1][jv - 1](last, k, a + i * lda, lda, b + j, ldb, c + i * ldc + j,
                                      ldc);
     }
@@ -298,7 +290,7 @@ static void neon_update(size_t m, size_t n, size_t k, float alpha, const float *
     const size_t pv = (cols + 3) / 4, last = cols - 4 * (pv - 1);
     size_t nr;
     for (size_t j = 0; j < n; j += nr) {
-      nr = even_tile(n, j, UPD_NR);
+      nr = hdrnn_even_tile(n, j, UPD_NR);
       update_tiles[nr - 1][pv - 1](last, m, alpha, d + j, ldd, a + p, lda, w + j * ldw + p,
                                    ldw);
     }
@@ -331,25 +323,25 @@ HDRNN_INLINE float32x4_t divide(float32x4_t num, float32x4_t den) {
  */
 HDRNN_INLINE float32x4_t sigmoid4(float32x4_t x) {
   const float32x4_t one = vdupq_n_f32(1.0f);
-  const float32x4_t lo = vdupq_n_f32(-87.33654f); /* ln(2^-126) */
+  const float32x4_t lo = vdupq_n_f32(HDRNN_EXP_LO); /* ln(2^-126) */
   const float32x4_t t =
       vreinterpretq_f32_u32(vorrq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x80000000u)));
   const float32x4_t tc = vmaxq_f32(t, lo);
   /* n = floor(tc log2(e) + 1/2): truncation, minus 1 where that rounded up. */
-  const float32x4_t f = vmlaq_f32(vdupq_n_f32(0.5f), tc, vdupq_n_f32(1.44269504088896341f));
+  const float32x4_t f = vmlaq_f32(vdupq_n_f32(0.5f), tc, vdupq_n_f32(HDRNN_EXP_LOG2E));
   int32x4_t n = vcvtq_s32_f32(f);
   float32x4_t fx = vcvtq_f32_s32(n);
   const uint32x4_t up = vcgtq_f32(fx, f);
   n = vaddq_s32(n, vreinterpretq_s32_u32(up)); /* up is all ones (-1) where set */
   fx = vcvtq_f32_s32(n);
-  float32x4_t r = vmlsq_f32(tc, fx, vdupq_n_f32(0.693359375f));
-  r = vmlsq_f32(r, fx, vdupq_n_f32(-2.12194440e-4f));
-  float32x4_t y = vdupq_n_f32(1.9875691500e-4f);
-  y = vmlaq_f32(vdupq_n_f32(1.3981999507e-3f), y, r);
-  y = vmlaq_f32(vdupq_n_f32(8.3334519073e-3f), y, r);
-  y = vmlaq_f32(vdupq_n_f32(4.1665795894e-2f), y, r);
-  y = vmlaq_f32(vdupq_n_f32(1.6666665459e-1f), y, r);
-  y = vmlaq_f32(vdupq_n_f32(5.0000001201e-1f), y, r);
+  float32x4_t r = vmlsq_f32(tc, fx, vdupq_n_f32(HDRNN_EXP_LN2_HI));
+  r = vmlsq_f32(r, fx, vdupq_n_f32(HDRNN_EXP_LN2_LO));
+  float32x4_t y = vdupq_n_f32(HDRNN_EXP_P0);
+  y = vmlaq_f32(vdupq_n_f32(HDRNN_EXP_P1), y, r);
+  y = vmlaq_f32(vdupq_n_f32(HDRNN_EXP_P2), y, r);
+  y = vmlaq_f32(vdupq_n_f32(HDRNN_EXP_P3), y, r);
+  y = vmlaq_f32(vdupq_n_f32(HDRNN_EXP_P4), y, r);
+  y = vmlaq_f32(vdupq_n_f32(HDRNN_EXP_P5), y, r);
   y = vmlaq_f32(r, y, vmulq_f32(r, r));
   y = vaddq_f32(y, one);
   const int32x4_t bits = vshlq_n_s32(vaddq_s32(n, vdupq_n_s32(127)), 23); /* n in -126..0 */
