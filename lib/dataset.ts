@@ -6,6 +6,8 @@
  * each mini-batch is formed; floats are used as they are.
  */
 import { native, type NativeBytes, type NativeDataset } from './binding';
+import { ErrorCodes, hdrnnError } from './errors';
+import type { CsvInfo } from './csv';
 import { attached, integer, numbers, options, opt, rangeError, typeError } from './validate';
 
 export type InputValues = Uint8Array | Float32Array;
@@ -38,6 +40,8 @@ interface Parts {
   width?: number;
   height?: number;
   classes: number;
+  classNames?: readonly string[] | null;
+  csv?: CsvInfo;
 }
 
 const MAX_ROWS = 2 ** 32 - 1;
@@ -58,6 +62,10 @@ export class Dataset {
   readonly inputType: 'u8' | 'f32';
   /** One more than the largest label (0 without labels): the outputs a network needs. */
   readonly classes: number;
+  /** The class names, index order, when known (a CSV's target column); else null. */
+  readonly classNames: readonly string[] | null;
+  /** Where the columns came from, for a dataset read by loadCsv. */
+  readonly csv: CsvInfo | undefined;
   readonly #parts: Parts;
   #inputsView: InputValues | undefined;
   #labelsView: Uint8Array | Uint32Array | undefined;
@@ -70,6 +78,8 @@ export class Dataset {
     this.height = parts.height;
     this.inputType = parts.inputType;
     this.classes = parts.classes;
+    this.classNames = parts.classNames ? Object.freeze([...parts.classNames]) : null;
+    this.csv = parts.csv;
     Object.freeze(this);
   }
 
@@ -156,6 +166,48 @@ export class Dataset {
       width,
       height,
       classes,
+    });
+  }
+
+  /**
+   * @internal A dataset read by loadCsv: the inputs are already in native
+   * memory (copied there once from the parser's blocks).
+   */
+  static fromCsv(p: {
+    inputs: NativeBytes;
+    inputSize: number;
+    count: number;
+    labels?: Uint8Array | Uint32Array;
+    classNames?: readonly string[];
+    targets?: Float32Array;
+    targetSize?: number;
+    csv: CsvInfo;
+  }): Dataset {
+    if (p.targets !== undefined) {
+      const from = Dataset.from as (s: unknown) => Dataset;
+      const d = from({ inputs: new Float32Array(p.inputs.view()), inputSize: p.inputSize, targets: p.targets, targetSize: p.targetSize });
+      if ((d as { targetSize?: number }).targetSize !== p.targetSize) {
+        throw hdrnnError(ErrorCodes.UNSUPPORTED, 'regression datasets need the float-target Dataset (not in this build)');
+      }
+      return d;
+    }
+    let labels: NativeBytes | undefined;
+    if (p.labels) {
+      labels = new native.NativeBytes(p.labels.byteLength);
+      new Uint8Array(labels.view()).set(new Uint8Array(p.labels.buffer, p.labels.byteOffset, p.labels.byteLength));
+    }
+    return new Dataset({
+      inputs: p.inputs,
+      inputsOffset: 0,
+      inputType: 'f32',
+      labels,
+      labelsOffset: 0,
+      labelType: p.labels instanceof Uint32Array ? 'u32' : 'u8',
+      count: p.count,
+      inputSize: p.inputSize,
+      classes: p.classNames?.length ?? 0,
+      classNames: p.classNames,
+      csv: p.csv,
     });
   }
 

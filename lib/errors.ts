@@ -32,6 +32,8 @@ export const ErrorCodes = {
   BUSY: 'ERR_HDRNN_BUSY',
   /** The operating system refused (e.g. a thread could not be started). */
   SYSTEM: 'ERR_HDRNN_SYSTEM',
+  /** A data file's content cannot be used: a missing or non-numeric cell, no rows (the message names the row and column). */
+  BAD_DATA: 'ERR_HDRNN_BAD_DATA',
   /** MNIST files were not found. */
   NO_DATA: 'ERR_HDRNN_NO_DATA',
   /** An operation was stopped by its AbortSignal (name 'AbortError'). */
