@@ -11,6 +11,7 @@ import * as v from './validate';
 
 export { Dataset, createDataset, type DatasetSource, type InputValues } from './dataset';
 export { ErrorCodes, type ErrorCode } from './errors';
+export { encodeOnnx, type OnnxModel } from './onnx';
 export { loadCsv, parseCsv, type CsvOptions, type CsvInfo, type CsvLimits, type CsvTask } from './csv';
 export type { Limits } from './limits';
 export { loadMnist, loadIdx, defaultMnistDir, type Mnist, type LoadMnistOptions } from './mnist';

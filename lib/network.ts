@@ -19,6 +19,7 @@ import { Dataset } from './dataset';
 import { abortError, ErrorCodes, hdrnnError } from './errors';
 import { readFileNative, writeFileAtomic } from './files';
 import { resolveLimits, type Limits } from './limits';
+import { encodeOnnx, type OnnxModel } from './onnx';
 import type { GreyImage } from './pgm';
 import * as v from './validate';
 
@@ -349,6 +350,30 @@ export class Network {
       confusion.push(r.confusion ? Array.from(r.confusion.subarray(i * r.outputs, (i + 1) * r.outputs)) : []);
     }
     return { correct: r.correct, total: r.total, accuracy: r.total > 0 ? r.correct / r.total : 0, loss: r.loss, confusion };
+  }
+
+  /**
+   * The network as an ONNX model (opset 13; see lib/onnx.ts for the graph and
+   * for what ONNX cannot hold). Class names go into metadata_props.
+   */
+  async toOnnx(): Promise<Buffer> {
+    const { weights, biases } = await this.getParameters();
+    // The model options from issue 10 when this build has them; else the seed's sigmoid network.
+    const self = this as unknown as { activations?: readonly string[]; standardization?: { mean: Float32Array; std: Float32Array } | null; classes?: readonly string[] | null; loss?: string };
+    const bytes = encodeOnnx(
+      {
+        shape: this.#shape,
+        weights,
+        biases,
+        activations: self.activations as OnnxModel['activations'],
+        standardization: self.standardization ?? null,
+        classes: self.classes ?? null,
+        loss: self.loss ?? 'quadratic',
+      },
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      (require('../package.json') as { version: string }).version,
+    );
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   /** A copy of the weights and biases, layer by layer. */

@@ -1,0 +1,106 @@
+/**
+ * ONNX export: the exported model runs in onnxruntime-node (its bundled CPU
+ * build) and gives the same outputs as the network within 1e-5.
+ */
+import * as ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { Network, encodeOnnx, loadCsv, tempDir, rng } from './helpers';
+import { SEATTLE, SEATTLE_FEATURES } from './vega';
+
+const tmp = tempDir();
+afterAll(tmp.cleanup);
+
+async function runOnnx(bytes: Uint8Array, inputs: Float32Array, inputSize: number): Promise<{ output: Float32Array; label?: BigInt64Array; session: ort.InferenceSession }> {
+  const session = await ort.InferenceSession.create(bytes);
+  const count = inputs.length / inputSize;
+  const result = await session.run({ input: new ort.Tensor('float32', inputs, [count, inputSize]) });
+  return {
+    output: result.output.data as Float32Array,
+    label: result.label?.data as BigInt64Array | undefined,
+    session,
+  };
+}
+
+function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  expect(a.length).toBe(b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+describe('net.toOnnx() in onnxruntime', () => {
+  it('a sigmoid network (several layers) gives the same scores and labels', async () => {
+    const net = new Network({ shape: [20, 16, 8, 5], seed: 3 });
+    const random = rng(7);
+    const inputs = Float32Array.from({ length: 50 * 20 }, () => random() * 4 - 2);
+    const ours = await net.inferBatch(inputs);
+    const onnx = await runOnnx(await net.toOnnx(), inputs, 20);
+    const scores = new Float32Array(ours.length * 5);
+    ours.forEach((r, i) => scores.set(r.scores, i * 5));
+    expect(maxDiff(onnx.output, scores)).toBeLessThan(1e-5);
+    expect(Array.from(onnx.label!, Number)).toEqual(ours.map((r) => r.label));
+    expect(onnx.session.inputNames).toEqual(['input']);
+    expect(onnx.session.outputNames).toEqual(['output', 'label']);
+  });
+
+  it('a network trained on seattle-weather, with the class names as metadata', async () => {
+    const data = await loadCsv(SEATTLE, { target: 'weather', features: SEATTLE_FEATURES });
+    const net = new Network({ shape: [4, 8, data.classes], seed: 1 });
+    await net.train(data, { epochs: 2, learningRate: 0.5, seed: 1 });
+    const bytes = await net.toOnnx();
+    const onnx = await runOnnx(bytes, data.inputs as Float32Array, 4);
+    const ours = await net.inferBatch(data);
+    const scores = new Float32Array(ours.length * data.classes);
+    ours.forEach((r, i) => scores.set(r.scores, i * data.classes));
+    expect(maxDiff(onnx.output, scores)).toBeLessThan(1e-5);
+    // metadata_props: the shape and activations always; read back from the bytes.
+    const text = Buffer.from(bytes).toString('latin1');
+    expect(text).toContain('hdrnn.shape');
+    expect(text).toContain(`4,8,${data.classes}`);
+  });
+
+  it('every activation, Softmax and standardisation as Sub/Div, from encodeOnnx directly', async () => {
+    const shape = [6, 7, 7, 7, 4];
+    const random = rng(11);
+    const weights = shape.slice(1).map((n, l) => Float32Array.from({ length: n * shape[l] }, () => random() * 2 - 1));
+    const biases = shape.slice(1).map((n) => Float32Array.from({ length: n }, () => random() - 0.5));
+    const mean = Float32Array.from({ length: 6 }, () => random() * 10);
+    const std = Float32Array.from({ length: 6 }, () => 0.5 + random() * 3);
+    const inputs = Float32Array.from({ length: 30 * 6 }, () => random() * 20 - 5);
+    // The same maths in float64 JavaScript.
+    const act: Record<string, (z: number[]) => number[]> = {
+      tanh: (z) => z.map(Math.tanh),
+      relu: (z) => z.map((x) => Math.max(0, x)),
+      sigmoid: (z) => z.map((x) => 1 / (1 + Math.exp(-x))),
+      linear: (z) => z,
+      softmax: (z) => {
+        const m = Math.max(...z);
+        const e = z.map((x) => Math.exp(x - m));
+        const s = e.reduce((a, b) => a + b, 0);
+        return e.map((x) => x / s);
+      },
+    };
+    for (const out of ['softmax', 'linear', 'sigmoid'] as const) {
+      const activations = ['tanh', 'relu', 'sigmoid', out] as const;
+      const bytes = encodeOnnx({ shape, weights, biases, activations, standardization: { mean, std }, classes: ['a', 'b', 'c', 'd'] });
+      const onnx = await runOnnx(bytes, inputs, 6);
+      const expected: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        let a = Array.from(inputs.subarray(i * 6, i * 6 + 6), (x, j) => (x - mean[j]) / std[j]);
+        for (let l = 0; l < 4; l++) {
+          const z = Array.from({ length: shape[l + 1] }, (_, o) => biases[l][o] + a.reduce((s, x, k) => s + weights[l][o * shape[l] + k] * x, 0));
+          a = act[activations[l]](z);
+        }
+        expected.push(...a);
+      }
+      expect(maxDiff(onnx.output, expected), out).toBeLessThan(1e-5);
+      expect(onnx.session.outputNames).toEqual(out === 'linear' ? ['output'] : ['output', 'label']);
+    }
+  });
+
+  it('refuses parameters that do not match the shape', () => {
+    expect(() => encodeOnnx({ shape: [2, 2], weights: [new Float32Array(3)], biases: [new Float32Array(2)] })).toThrow(RangeError);
+    expect(() => encodeOnnx({ shape: [2, 2], weights: [new Float32Array(4)], biases: [new Float32Array(2)], activations: ['gelu' as never] })).toThrow(/no ONNX operator/);
+  });
+});
