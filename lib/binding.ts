@@ -45,6 +45,8 @@ export interface NativeTrainOptions extends NativeRunOptions {
   seed: bigint;
   algorithm: 'batched' | 'reference';
   progressEvery: number;
+  /** Wait at each epoch boundary for answer() (train-control.ts). */
+  waitEpochs?: boolean;
 }
 
 export interface NativeTrainEvent {
@@ -61,6 +63,8 @@ export interface NativeTrainEvent {
   evalSeconds?: number;
   epochsDone?: number;
   aborted?: boolean;
+  /** Ended by an answer with the stop flag. */
+  stopped?: boolean;
   error?: Error;
 }
 
@@ -81,7 +85,7 @@ export interface NativeNetwork {
   inferBatch(inputs: NativeDataset, options: NativeRunOptions): Promise<{ labels: Uint32Array; scores: Float32Array; outputs: number }>;
   evaluate(data: NativeDataset, options: NativeRunOptions): Promise<NativeEvaluation>;
   parameters(): Promise<{ weights: Float32Array[]; biases: Float32Array[] }>;
-  train(data: NativeDataset, test: NativeDataset | null, options: NativeTrainOptions, onEvent: (event: NativeTrainEvent) => void): { abort(): void };
+  train(data: NativeDataset, test: NativeDataset | null, options: NativeTrainOptions, onEvent: (event: NativeTrainEvent) => void): { abort(): void; answer(epoch: number, flags: number): void };
 }
 
 export interface NativeNetworkConstructor {

@@ -7,6 +7,7 @@
 import { native } from './binding';
 import { Dataset } from './dataset';
 import { Network, type InferResult, type Input, type TrainOptions, type RunOptions } from './network';
+import { ErrorCodes, hdrnnError } from './errors';
 import * as v from './validate';
 
 export { Dataset, createDataset, type DatasetSource, type InputValues } from './dataset';
@@ -48,7 +49,10 @@ export const kernels: string = (() => {
 export const availableKernels: readonly string[] = Object.freeze([...native.kernels.available]);
 
 export interface TrainNetworkOptions extends TrainOptions {
-  /** Full shape [inputs, ...hidden, outputs]; default [data.inputSize, ...hidden, max(10, data.classes)]. */
+  /**
+   * Full shape [inputs, ...hidden, outputs]; default [data.inputSize, ...hidden, outputs] with
+   * outputs from the data: its classes (MNIST: 10), or its target width for regression.
+   */
   shape?: readonly number[];
   /** Hidden layer sizes when no shape is given; default [32]. */
   hidden?: readonly number[];
@@ -70,7 +74,11 @@ export async function train(data: Dataset, options?: TrainNetworkOptions): Promi
     // Checked before it is copied: a huge (sparse) array must not be spread.
     if (hidden.length > 255) throw v.rangeError('options.hidden', 'at most 255 layer sizes', hidden.length);
     v.numbers(hidden, 'options.hidden');
-    shape = [data.inputSize, ...(hidden as number[]), Math.max(10, data.classes)];
+    // The outputs come from the data, never more: a 3-class CSV gets 3.
+    const targetSize = (data as { targetSize?: number }).targetSize;
+    const outputs = targetSize ? targetSize : data.classes;
+    if (!outputs) throw hdrnnError(ErrorCodes.INVALID_ARGUMENT, 'train() needs labelled data (or regression targets) to size the output layer');
+    shape = [data.inputSize, ...(hidden as number[]), outputs];
   }
   const seed = v.opt(o, 'seed') as number | bigint | undefined;
   const net = new Network({ shape, seed });

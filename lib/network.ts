@@ -20,6 +20,7 @@ import { abortError, ErrorCodes, hdrnnError } from './errors';
 import { readFileNative, writeFileAtomic } from './files';
 import { resolveLimits, type Limits } from './limits';
 import { encodeOnnx, type OnnxModel } from './onnx';
+import { EarlyStopper, GATE_STOP, splitDataset, type Checkpoint, type EarlyStopping } from './train-control';
 import type { GreyImage } from './pgm';
 import * as v from './validate';
 
@@ -76,6 +77,8 @@ export interface EpochReport {
   threads: number;
   /** Present when testData was given. */
   test?: { correct: number; total: number; accuracy: number; loss: number; seconds: number };
+  /** Present with validationSplit or validationData. */
+  validation?: { correct: number; total: number; accuracy: number; loss: number; seconds: number };
 }
 
 export interface BatchProgress {
@@ -109,8 +112,21 @@ export interface TrainOptions extends RunOptions {
   testData?: Dataset;
   /** Stops the run within one mini-batch; the promise rejects with an AbortError. */
   signal?: AbortSignal;
-  /** Called after every epoch. */
-  onEpoch?: (report: EpochReport) => void;
+  /**
+   * Called after every epoch, with the training paused at that boundary until
+   * it returns (or its promise settles). Return 'stop' to end the run there:
+   * the network keeps exactly that epoch's weights and the promise resolves.
+   * Throwing (or rejecting) stops the run and rejects with that error.
+   */
+  onEpoch?: (report: EpochReport) => unknown; // 'stop' | Promise<'stop' | void> | void
+  /** Stop when a metric has not improved for `patience` epochs (see EarlyStopping). */
+  earlyStopping?: EarlyStopping;
+  /** Hold out this fraction of `data` (chosen from `seed`) and evaluate it after every epoch. */
+  validationSplit?: number;
+  /** Evaluated after every epoch as `report.validation` (instead of validationSplit). */
+  validationData?: Dataset;
+  /** Write the network to `path` (atomically) every `every` epochs. */
+  checkpoint?: Checkpoint;
   /** Called every `progressEvery` mini-batches. */
   onProgress?: (progress: BatchProgress) => void;
   /** Mini-batches between onProgress calls; default: about 1% of an epoch when onProgress is given. */
@@ -121,6 +137,10 @@ export interface TrainOptions extends RunOptions {
 
 export interface TrainReport {
   epochs: EpochReport[];
+  /** Set when the run ended early: by onEpoch's 'stop' or by early stopping, after `epoch`. */
+  stopped?: { epoch: number; by: 'onEpoch' | 'earlyStopping' };
+  /** With earlyStopping: the best epoch and its metric (the network holds it with restoreBest). */
+  best?: { epoch: number; metric: string; value: number; restored: boolean };
   /** Wall time of the whole run, seconds. */
   seconds: number;
 }
@@ -400,7 +420,25 @@ export class Network {
       const testData = v.opt(o, 'testData');
       if (testData !== undefined && !(testData instanceof Dataset)) throw v.typeError('options.testData', 'a Dataset', testData);
       const signal = v.signal(v.opt(o, 'signal'), 'options.signal');
-      const onEpoch = v.callback<(r: EpochReport) => void>(v.opt(o, 'onEpoch'), 'options.onEpoch');
+      const onEpoch = v.callback<(r: EpochReport) => unknown>(v.opt(o, 'onEpoch'), 'options.onEpoch');
+      // Validation, early stopping and checkpoints (train-control.ts): they
+      // act at epoch boundaries, where the training thread waits for us.
+      let validation = v.opt(o, 'validationData');
+      if (validation !== undefined && !(validation instanceof Dataset)) throw v.typeError('options.validationData', 'a Dataset', validation);
+      if (v.opt(o, 'validationSplit') !== undefined) {
+        if (validation !== undefined) throw v.valueError('options.validationSplit', 'absent when validationData is given', v.opt(o, 'validationSplit'));
+        ({ train: data, validation } = splitDataset(data, v.opt(o, 'validationSplit') as number, seed));
+      }
+      const validationData = validation as Dataset | undefined;
+      const stopper = v.opt(o, 'earlyStopping') === undefined ? undefined : new EarlyStopper(v.opt(o, 'earlyStopping'), validationData !== undefined, testData !== undefined);
+      const cp = v.opt(o, 'checkpoint') === undefined ? undefined : v.options(v.opt(o, 'checkpoint'), 'options.checkpoint');
+      const checkpoint = cp && {
+        path: v.path(v.opt(cp, 'path'), 'options.checkpoint.path'),
+        every: v.opt(cp, 'every') === undefined ? 1 : v.integer(v.opt(cp, 'every'), 'options.checkpoint.every', 1, 1e6),
+      };
+      const evalRun: RunOptions = { ...(run.threads ? { threads: run.threads } : {}), ...(run.kernels ? { kernels: run.kernels as KernelName } : {}) };
+      const waitEpochs = onEpoch !== undefined || validationData !== undefined || stopper !== undefined || checkpoint !== undefined;
+      let stopped: TrainReport['stopped'];
       const onProgress = v.callback<(p: BatchProgress) => void>(v.opt(o, 'onProgress'), 'options.onProgress');
       const batches = Math.ceil(data.count / Math.min(batchSize, Math.max(1, data.count)));
       const progressEvery =
@@ -414,7 +452,7 @@ export class Network {
       const reports: EpochReport[] = [];
       let settled = false;
       let callbackError: unknown;
-      let handle: { abort(): void } | undefined;
+      let handle: { abort(): void; answer(epoch: number, flags: number): void } | undefined;
       const onAbort = () => handle?.abort();
       const removeListener = () => {
         try {
@@ -446,6 +484,34 @@ export class Network {
             break;
           case 'epoch': {
             const report: EpochReport = { epoch: e.epoch, epochs, loss: e.loss, seconds: e.seconds, threads: e.threads ?? 1 };
+            const gate = async () => {
+              // The training thread waits for answer(); every path below gives one.
+              let flags = 0;
+              try {
+                if (validationData) {
+                  const t0 = process.hrtime.bigint();
+                  const r = await this.evaluate(validationData, evalRun);
+                  report.validation = { correct: r.correct, total: r.total, accuracy: r.accuracy, loss: r.loss, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+                }
+                reports.push(report);
+                const said = onEpoch ? await onEpoch(report) : undefined;
+                if (said === 'stop') {
+                  flags |= GATE_STOP;
+                  stopped = { epoch: e.epoch, by: 'onEpoch' };
+                }
+                if (stopper) {
+                  const f = stopper.observe(report, e.epoch === epochs || (flags & GATE_STOP) !== 0);
+                  if (f & GATE_STOP && !stopped) stopped = { epoch: e.epoch, by: 'earlyStopping' };
+                  flags |= f;
+                  if (stopped && stopper.restoreBest && stopper.bestEpoch !== e.epoch) flags |= 4; // GATE_RESTORE_BEST
+                }
+                if (checkpoint && (e.epoch % checkpoint.every === 0 || (flags & GATE_STOP) !== 0)) await this.save(checkpoint.path);
+              } catch (error) {
+                if (callbackError === undefined) callbackError = error;
+                handle?.abort();
+              }
+              handle?.answer(e.epoch, flags);
+            };
             if (e.total !== undefined) {
               report.test = {
                 correct: e.correct!,
@@ -455,12 +521,20 @@ export class Network {
                 seconds: e.evalSeconds!,
               };
             }
+            if (waitEpochs) {
+              void gate();
+              break;
+            }
             reports.push(report);
-            call(onEpoch, report);
             break;
           }
           case 'done': {
             const report: TrainReport = { epochs: reports, seconds: e.seconds };
+            if (e.stopped && stopped) report.stopped = stopped;
+            if (stopper && stopper.bestEpoch > 0) {
+              const last = reports[reports.length - 1]?.epoch;
+              report.best = { epoch: stopper.bestEpoch, metric: stopper.metric, value: stopper.bestValue, restored: stopper.restoreBest && stopper.bestEpoch !== last };
+            }
             if (callbackError !== undefined) finish(() => reject(callbackError));
             else if (e.aborted) finish(() => reject(abortError(signal?.reason, { report })));
             else finish(() => resolve(report));
@@ -477,7 +551,7 @@ export class Network {
         handle = this.#native.train(
           data.toNative(),
           testData instanceof Dataset ? testData.toNative() : null,
-          { ...run, epochs, batchSize, learningRate, shuffle, seed, algorithm, progressEvery },
+          { ...run, epochs, batchSize, learningRate, shuffle, seed, algorithm, progressEvery, waitEpochs },
           onEvent,
         );
       } catch (error) {

@@ -26,16 +26,32 @@ struct TrainEvent {
   uint32_t epochs_done = 0;
   unsigned threads = 0;    // threads the epoch's last mini-batches ran on
   bool aborted = false;
+  bool stopped = false; // ended by JavaScript's answer at an epoch gate
   hdrnn_status status{};
 };
 
 void AbortToken::Abort() {
   std::lock_guard<std::mutex> lock(mutex);
   requested.store(true);
+  answered_cv.notify_all(); // a run waiting at an epoch gate stops too
   if (!finished && !raised) {
     raised = true;
     __atomic_add_fetch(&state->interrupt, kAbortBit, __ATOMIC_ACQ_REL);
   }
+}
+
+void AbortToken::Answer(uint32_t epoch, unsigned flags) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (epoch <= answered) return; // late or repeated: already answered
+  answered = epoch;
+  answer = flags;
+  answered_cv.notify_all();
+}
+
+unsigned AbortToken::Wait(uint32_t epoch) {
+  std::unique_lock<std::mutex> lock(mutex);
+  answered_cv.wait(lock, [&] { return answered >= epoch || requested.load(); });
+  return answered >= epoch ? answer : kStop;
 }
 
 void AbortToken::Finish() {
@@ -77,6 +93,8 @@ void TrainJob::Run() {
   // and loaded again.
   hdrnn_network *snapshot = nullptr;
   if (code == HDRNN_OK) code = hdrnn_network_clone(state_->net, &snapshot, &status);
+  hdrnn_network *best = nullptr; // the epoch JavaScript asked to keep (early stopping)
+  bool stopped = false;          // JavaScript's onEpoch said 'stop'
   for (uint32_t epoch = 1; code == HDRNN_OK && epoch <= config_.epochs && !Aborted(); epoch++) {
     const Clock::time_point epoch_start = Clock::now();
     hdrnn_network_copy_parameters(snapshot, state_->net, nullptr); // we are its only writer
@@ -153,14 +171,31 @@ void TrainJob::Run() {
     }
     epochs_done = epoch;
     Post(event);
+    if (config_.wait_epochs) {
+      // JavaScript sees exactly these weights (nothing trains while it
+      // decides); its answer can stop here and keep or restore the best epoch.
+      const unsigned answer = token_->Wait(epoch);
+      if (answer & AbortToken::kKeepBest) {
+        if (best == nullptr) code = hdrnn_network_clone(state_->net, &best, &status);
+        else hdrnn_network_copy_parameters(best, state_->net, nullptr);
+      }
+      if ((answer & AbortToken::kRestoreBest) && best != nullptr) {
+        std::lock_guard<std::mutex> lock(state_->mutex);
+        hdrnn_network_copy_parameters(state_->net, best, nullptr);
+      }
+      if ((answer & AbortToken::kStop) && !Aborted()) stopped = true;
+      if (stopped || code != HDRNN_OK) break;
+    }
   }
   hdrnn_trainer_free(trainer);
   hdrnn_network_free(snapshot);
+  hdrnn_network_free(best);
   auto *final_event = new TrainEvent();
   final_event->type = code == HDRNN_OK ? TrainEvent::kDone : TrainEvent::kError;
   final_event->status = status;
   final_event->epochs_done = epochs_done;
-  final_event->aborted = code == HDRNN_OK && Aborted();
+  final_event->aborted = code == HDRNN_OK && Aborted() && !stopped;
+  final_event->stopped = stopped;
   final_event->seconds = Since(start);
   // The network is free for the next run before JavaScript hears "done".
   token_->Finish();
@@ -190,6 +225,7 @@ void TrainJob::CallJs(Napi::Env env, Napi::Function callback, TrainJob *, TrainE
   if (event->type == TrainEvent::kDone || event->type == TrainEvent::kError) {
     o.Set("epochsDone", Napi::Number::New(env, event->epochs_done));
     o.Set("aborted", Napi::Boolean::New(env, event->aborted));
+    o.Set("stopped", Napi::Boolean::New(env, event->stopped));
   }
   if (event->type == TrainEvent::kError) o.Set("error", MakeError(env, event->status).Value());
   try {
@@ -253,6 +289,10 @@ Napi::Value StartTraining(const Napi::CallbackInfo &info, std::shared_ptr<NetSta
   config.options.kernels = ExpectKernels(env, Option(o, "kernels"));
   if (!(v = Option(o, "progressEvery")).IsUndefined())
     config.progress_every = (size_t)ExpectInteger(env, v, "progressEvery", 0, 1e9);
+  if (!(v = Option(o, "waitEpochs")).IsUndefined()) {
+    if (!v.IsBoolean()) ThrowType(env, "waitEpochs must be a boolean");
+    config.wait_epochs = v.As<Napi::Boolean>().Value();
+  }
   config.eval_options.threads = config.options.threads; // 0: all CPUs
   config.eval_options.kernels = config.options.kernels;
 
@@ -303,6 +343,13 @@ Napi::Value StartTraining(const Napi::CallbackInfo &info, std::shared_ptr<NetSta
   handle.Set("abort", Napi::Function::New(env, [token](const Napi::CallbackInfo &) {
                token->Abort();
              }, "abort"));
+  // answer(epoch, flags): JavaScript's word at an epoch gate (waitEpochs).
+  handle.Set("answer", Napi::Function::New(env, [token](const Napi::CallbackInfo &info) {
+               Napi::Env e = info.Env();
+               const uint32_t epoch = (uint32_t)ExpectInteger(e, info[0], "epoch", 1, 1e6);
+               const unsigned flags = (unsigned)ExpectInteger(e, info[1], "flags", 0, 7);
+               token->Answer(epoch, flags);
+             }, "answer"));
   return handle;
 }
 

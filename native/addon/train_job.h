@@ -12,6 +12,7 @@
 #include <napi.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -29,12 +30,21 @@ struct AbortToken {
   void Abort();   // raises the network's interrupt once, while running
   void Finish();  // the run ended: lower it again if raised
   bool aborted() const { return requested.load(); }
+  // The epoch gate (options.waitEpochs): after each epoch the training
+  // thread waits until JavaScript has answered for it (its onEpoch settled),
+  // so 'stop' ends the run exactly at that boundary. An abort also wakes it.
+  void Answer(uint32_t epoch, unsigned flags);
+  unsigned Wait(uint32_t epoch); // the answer's flags; kStop when aborted
+  static constexpr unsigned kStop = 1, kKeepBest = 2, kRestoreBest = 4;
 
   std::shared_ptr<NetState> state;
   std::mutex mutex;
   std::atomic<bool> requested{false};
   bool raised = false;
   bool finished = false;
+  std::condition_variable answered_cv;
+  uint32_t answered = 0; // the last epoch JavaScript answered for
+  unsigned answer = 0;
 };
 
 struct TrainEvent;
@@ -50,6 +60,7 @@ class TrainJob {
   struct Config {
     uint32_t epochs = 1;
     size_t progress_every = 0; // mini-batches between "batch" events; 0: none
+    bool wait_epochs = false;  // wait for JavaScript's answer after each epoch
     hdrnn_train_options options{};
     hdrnn_run_options eval_options{};
   };
