@@ -66,6 +66,7 @@
         "native/addon/errors.cc",
         "native/addon/bytes.cc",
         "native/addon/network.cc",
+        "native/addon/model.cc",
         "native/addon/train_job.cc",
         "native/addon/workers.cc",
         "native/addon/parsers.cc",

@@ -411,6 +411,9 @@ hdrnn_code hdrnn_trainer_get_state(const hdrnn_trainer *trainer, uint8_t *bytes,
 /* Refuses state of another shape, optimizer or dataset size (HDRNN_ERR_MISMATCH). */
 hdrnn_code hdrnn_trainer_set_state(hdrnn_trainer *trainer, const uint8_t *bytes, size_t length,
                                    hdrnn_status *status);
+/* Checks the optimizer, weight decay and schedule fields (as trainer_create does). */
+hdrnn_code hdrnn_train_options_check(const hdrnn_train_options *options, hdrnn_status *status);
+
 /* Epochs begun so far (the schedule's clock). */
 uint32_t hdrnn_trainer_epoch(const hdrnn_trainer *trainer);
 

@@ -101,3 +101,10 @@ float hdrnn_schedule_rate(const hdrnn_train_options *o, uint32_t e) {
       return eta;
   }
 }
+
+hdrnn_code hdrnn_train_options_check(const hdrnn_train_options *options, hdrnn_status *status) {
+  if (options == NULL) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "missing options");
+  hdrnn_train_options o = *options;
+  hdrnn_optimizer_defaults(&o);
+  return hdrnn_optimizer_check(&o, status);
+}
