@@ -393,6 +393,28 @@ hdrnn_code hdrnn_network_set_standardization(hdrnn_network *net, const float *me
 const float *hdrnn_network_mean(const hdrnn_network *net);
 const float *hdrnn_network_std(const hdrnn_network *net);
 
+/* Names of the output classes (kept in v3 files): count == outputs names of
+ * 1..HDRNN_CLASS_NAME_MAX bytes of valid UTF-8 without NUL; NULL clears. */
+#define HDRNN_CLASS_NAME_MAX 255
+hdrnn_code hdrnn_network_set_classes(hdrnn_network *net, const char *const *names, size_t count,
+                                     hdrnn_status *status);
+/* Class i's name, NUL-terminated; NULL when the network has none. */
+const char *hdrnn_network_class_name(const hdrnn_network *net, size_t i);
+
+/*
+ * v3 files with a trainer state (checkpoints): encode as HDRNN_FORMAT_V3
+ * with state bytes appended to what the network holds; decode points
+ * *state / *state_length into bytes (NULL / 0 when the file has none).
+ */
+hdrnn_code hdrnn_network_encoded_size_v3(const hdrnn_network *net, size_t state_length,
+                                         size_t *size, hdrnn_status *status);
+hdrnn_code hdrnn_network_encode_v3(const hdrnn_network *net, const uint8_t *state,
+                                   size_t state_length, uint8_t *bytes, size_t length,
+                                   hdrnn_status *status);
+hdrnn_code hdrnn_network_decode_v3(const uint8_t *bytes, size_t length, const hdrnn_limits *limits,
+                                   hdrnn_network **out, const uint8_t **state,
+                                   size_t *state_length, hdrnn_status *status);
+
 /* Fits mean and std (population, std floored at 1e-6 so constant inputs
  * pass through centred) of data's inputs; mean, std: input_size floats. */
 hdrnn_code hdrnn_dataset_standardize(const hdrnn_dataset *data, float *mean, float *std,

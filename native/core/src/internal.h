@@ -25,7 +25,11 @@ struct hdrnn_network {
   uint8_t *activations;    /* layer_count - 1 entries, hdrnn_activation */
   hdrnn_loss loss;
   float *mean, *std;       /* sizes[0] each, or both NULL: no standardisation */
+  char **classes;          /* outputs names, or NULL */
 };
+
+/* 1 when bytes[0..n) is valid UTF-8 (no overlongs, surrogates or NUL). */
+int hdrnn_utf8_valid(const uint8_t *bytes, size_t n);
 
 /* Records a failure in status (may be NULL) and returns code. printf-style. */
 hdrnn_code hdrnn_fail(hdrnn_status *status, hdrnn_code code, const char *format, ...)

@@ -84,7 +84,7 @@ hdrnn_code hdrnn_network_init(hdrnn_network *net, hdrnn_init init, uint64_t seed
 
 int hdrnn_network_is_plain(const hdrnn_network *net) {
   if (net == NULL) return 0;
-  if (net->loss != HDRNN_LOSS_QUADRATIC || net->mean != NULL) return 0;
+  if (net->loss != HDRNN_LOSS_QUADRATIC || net->mean != NULL || net->classes != NULL) return 0;
   for (size_t l = 0; l + 1 < net->layer_count; l++)
     if (net->activations[l] != HDRNN_ACTIVATION_SIGMOID) return 0;
   return 1;
@@ -174,4 +174,69 @@ hdrnn_code hdrnn_dataset_standardize(const hdrnn_dataset *data, float *mean, flo
   }
   free(sum);
   return hdrnn_ok(status);
+}
+
+int hdrnn_utf8_valid(const uint8_t *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    const uint8_t c = s[i];
+    if (c == 0) return 0;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t extra;
+    uint32_t cp, min;
+    if ((c & 0xe0) == 0xc0) extra = 1, cp = c & 0x1f, min = 0x80;
+    else if ((c & 0xf0) == 0xe0) extra = 2, cp = c & 0x0f, min = 0x800;
+    else if ((c & 0xf8) == 0xf0) extra = 3, cp = c & 0x07, min = 0x10000;
+    else return 0;
+    if (n - i <= extra) return 0;
+    for (size_t k = 1; k <= extra; k++) {
+      if ((s[i + k] & 0xc0) != 0x80) return 0;
+      cp = cp << 6 | (s[i + k] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    i += extra + 1;
+  }
+  return 1;
+}
+
+hdrnn_code hdrnn_network_set_classes(hdrnn_network *net, const char *const *names, size_t count,
+                                     hdrnn_status *status) {
+  if (net == NULL) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "missing network");
+  const size_t outputs = net->sizes[net->layer_count - 1];
+  char **list = NULL;
+  if (names != NULL) {
+    if (count != outputs)
+      return hdrnn_fail(status, HDRNN_ERR_MISMATCH, "%zu class names for %zu outputs", count, outputs);
+    for (size_t i = 0; i < count; i++) {
+      const size_t n = names[i] != NULL ? strlen(names[i]) : 0;
+      if (n == 0 || n > HDRNN_CLASS_NAME_MAX || !hdrnn_utf8_valid((const uint8_t *)names[i], n))
+        return hdrnn_fail(status, HDRNN_ERR_ARGUMENT,
+                          "class name %zu must be 1 to %d bytes of valid UTF-8", i,
+                          HDRNN_CLASS_NAME_MAX);
+    }
+    list = calloc(count, sizeof *list);
+    if (list == NULL) return hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
+    for (size_t i = 0; i < count; i++) {
+      const size_t n = strlen(names[i]);
+      if ((list[i] = malloc(n + 1)) == NULL) {
+        for (size_t j = 0; j < i; j++) free(list[j]);
+        free(list);
+        return hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
+      }
+      memcpy(list[i], names[i], n + 1);
+    }
+  }
+  if (net->classes != NULL)
+    for (size_t i = 0; i < outputs; i++) free(net->classes[i]);
+  free(net->classes);
+  net->classes = list;
+  return hdrnn_ok(status);
+}
+
+const char *hdrnn_network_class_name(const hdrnn_network *net, size_t i) {
+  if (net == NULL || net->classes == NULL || i >= net->sizes[net->layer_count - 1]) return NULL;
+  return net->classes[i];
 }

@@ -81,6 +81,7 @@ void hdrnn_network_free(hdrnn_network *net) {
   free(net->activations);
   free(net->mean);
   free(net->std);
+  hdrnn_network_set_classes(net, NULL, 0, NULL);
   free(net);
 }
 
@@ -100,8 +101,11 @@ hdrnn_code hdrnn_network_clone(const hdrnn_network *src, hdrnn_network **out,
   memcpy((*out)->params, src->params, src->parameter_count * sizeof(float));
   memcpy((*out)->activations, src->activations, src->layer_count - 1);
   (*out)->loss = src->loss;
-  if (src->mean != NULL) {
+  if (src->mean != NULL || src->classes != NULL) {
     code = hdrnn_network_set_standardization(*out, src->mean, src->std, status);
+    if (code == HDRNN_OK && src->classes != NULL)
+      code = hdrnn_network_set_classes(*out, (const char *const *)src->classes,
+                                       src->sizes[src->layer_count - 1], status);
     if (code != HDRNN_OK) {
       hdrnn_network_free(*out);
       *out = NULL;
