@@ -21,6 +21,13 @@ export interface DatasetSource {
   inputs: Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | readonly number[];
   /** One class index per example (0 .. outputs-1). Needed to train and evaluate. */
   labels?: Uint8Array | Uint16Array | Uint32Array | Int32Array | readonly number[];
+  /**
+   * Regression: `count * targetSize` float targets (what the network should output for each
+   * example), instead of labels.
+   */
+  targets?: Float32Array | Float64Array | readonly number[];
+  /** Values per target; default 1 when targets are given. */
+  targetSize?: number;
   /** Values per example; defaults to width * height. */
   inputSize?: number;
   /** For images: the width and height of each (informational; width*height must equal inputSize). */
@@ -42,6 +49,9 @@ interface Parts {
   classes: number;
   classNames?: readonly string[] | null;
   csv?: CsvInfo;
+  targets?: NativeBytes;
+  targetsOffset?: number;
+  targetSize?: number;
 }
 
 const MAX_ROWS = 2 ** 32 - 1;
@@ -66,6 +76,10 @@ export class Dataset {
   readonly classNames: readonly string[] | null;
   /** Where the columns came from, for a dataset read by loadCsv. */
   readonly csv: CsvInfo | undefined;
+  /** Values per target for regression data (0 for labelled or unlabelled data). */
+  readonly targetSize: number;
+  /** 'regression' when the examples have float targets, else 'classification'. */
+  readonly task: 'classification' | 'regression';
   readonly #parts: Parts;
   #inputsView: InputValues | undefined;
   #labelsView: Uint8Array | Uint32Array | undefined;
@@ -80,6 +94,8 @@ export class Dataset {
     this.classes = parts.classes;
     this.classNames = parts.classNames ? Object.freeze([...parts.classNames]) : null;
     this.csv = parts.csv;
+    this.targetSize = parts.targets ? (parts.targetSize ?? 1) : 0;
+    this.task = parts.targets ? 'regression' : 'classification';
     Object.freeze(this);
   }
 
@@ -129,6 +145,29 @@ export class Dataset {
       }
     }
 
+    const targets = opt(o, 'targets');
+    let targetBytes: NativeBytes | undefined;
+    let targetSize: number | undefined;
+    if (targets !== undefined) {
+      if (labels !== undefined) throw typeError('source.labels', 'absent when targets are given (one or the other)', labels);
+      if (!isFloat(targets)) throw typeError('source.targets', 'a Float32Array, Float64Array or number[]', targets);
+      if (Array.isArray(targets)) numbers(targets, 'source.targets');
+      else attached(targets as ArrayBufferView, 'source.targets');
+      targetSize = opt(o, 'targetSize') === undefined ? 1 : integer(opt(o, 'targetSize'), 'source.targetSize', 1, 2 ** 20);
+      const tl = (targets as ArrayLike<number>).length;
+      if (tl !== count * targetSize) {
+        throw rangeError('source.targets length', `count * targetSize (${count} * ${targetSize})`, tl);
+      }
+      targetBytes = new native.NativeBytes(tl * 4);
+      const view = new Float32Array(targetBytes.view());
+      view.set(targets as ArrayLike<number>);
+      for (let i = 0; i < tl; i++) {
+        if (!Number.isFinite(view[i])) throw rangeError(`source.targets[${i}]`, 'a finite number (as a float32)', (targets as ArrayLike<number>)[i]);
+      }
+    } else if (opt(o, 'targetSize') !== undefined) {
+      throw typeError('source.targets', 'present when targetSize is given', undefined);
+    }
+
     let labelBytes: NativeBytes | undefined;
     let labelType: 'u8' | 'u32' = 'u8';
     let classes = 0;
@@ -166,6 +205,9 @@ export class Dataset {
       width,
       height,
       classes,
+      targets: targetBytes,
+      targetsOffset: 0,
+      targetSize,
     });
   }
 
@@ -183,13 +225,10 @@ export class Dataset {
     targetSize?: number;
     csv: CsvInfo;
   }): Dataset {
+    let targets: NativeBytes | undefined;
     if (p.targets !== undefined) {
-      const from = Dataset.from as (s: unknown) => Dataset;
-      const d = from({ inputs: new Float32Array(p.inputs.view()), inputSize: p.inputSize, targets: p.targets, targetSize: p.targetSize });
-      if ((d as { targetSize?: number }).targetSize !== p.targetSize) {
-        throw hdrnnError(ErrorCodes.UNSUPPORTED, 'regression datasets need the float-target Dataset (not in this build)');
-      }
-      return d;
+      targets = new native.NativeBytes(p.targets.byteLength);
+      new Float32Array(targets.view()).set(p.targets);
     }
     let labels: NativeBytes | undefined;
     if (p.labels) {
@@ -208,6 +247,9 @@ export class Dataset {
       classes: p.classNames?.length ?? 0,
       classNames: p.classNames,
       csv: p.csv,
+      targets,
+      targetsOffset: 0,
+      targetSize: p.targetSize,
     });
   }
 
@@ -227,6 +269,22 @@ export class Dataset {
           : new Float32Array(p.inputs.view(), p.inputsOffset, n);
     }
     return this.#inputsView;
+  }
+
+  /** The regression targets (a view of native memory, count * targetSize), or undefined. */
+  get targets(): Float32Array | undefined {
+    const p = this.#parts;
+    if (!p.targets) return undefined;
+    return new Float32Array(p.targets.view(), p.targetsOffset ?? 0, p.count * this.targetSize);
+  }
+
+  /**
+   * Fits a per-input standardisation on this dataset: the mean and the (population) standard
+   * deviation of each input (after bytes are scaled by 1/255), std floored at 1e-6. Runs off the
+   * JavaScript thread. Give it to Network.setStandardization.
+   */
+  async standardize(): Promise<{ mean: Float32Array; std: Float32Array }> {
+    return native.standardize(this.toNative());
   }
 
   /** The labels (a view of native memory), or undefined. */
@@ -267,6 +325,7 @@ export class Dataset {
       ...p,
       inputsOffset: p.inputsOffset + start * p.inputSize * valueBytes,
       labelsOffset: p.labelsOffset + start * labelBytes,
+      targetsOffset: (p.targetsOffset ?? 0) + start * this.targetSize * 4,
       count: end - start,
     });
   }
@@ -283,6 +342,7 @@ export class Dataset {
       labelsType: p.labelType,
       count: p.count,
       inputSize: p.inputSize,
+      ...(p.targets ? { targets: p.targets, targetsOffset: p.targetsOffset ?? 0, targetSize: this.targetSize } : {}),
     };
   }
 }

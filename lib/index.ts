@@ -6,7 +6,7 @@
  */
 import { native } from './binding';
 import { Dataset } from './dataset';
-import { Network, type InferResult, type Input, type TrainOptions, type RunOptions } from './network';
+import { Network, type InferResult, type Input, type NetworkOptions, type TrainOptions, type RunOptions } from './network';
 import { ErrorCodes, hdrnnError } from './errors';
 import * as v from './validate';
 
@@ -48,7 +48,15 @@ export const kernels: string = (() => {
 /** Kernel sets this CPU can run. */
 export const availableKernels: readonly string[] = Object.freeze([...native.kernels.available]);
 
-export interface TrainNetworkOptions extends TrainOptions {
+export interface TrainNetworkOptions
+  extends TrainOptions,
+    Pick<NetworkOptions, 'activation' | 'output' | 'activations' | 'loss' | 'init'> {
+  /**
+   * Fit a standardisation of the inputs on `data` (Dataset.standardize) and
+   * store it in the network, so that inference on raw values scales them the
+   * same way; default false.
+   */
+  standardize?: boolean;
   /**
    * Full shape [inputs, ...hidden, outputs]; default [data.inputSize, ...hidden, outputs] with
    * outputs from the data: its classes (MNIST: 10), or its target width for regression.
@@ -75,16 +83,20 @@ export async function train(data: Dataset, options?: TrainNetworkOptions): Promi
     if (hidden.length > 255) throw v.rangeError('options.hidden', 'at most 255 layer sizes', hidden.length);
     v.numbers(hidden, 'options.hidden');
     // The outputs come from the data, never more: a 3-class CSV gets 3.
-    const targetSize = (data as { targetSize?: number }).targetSize;
-    const outputs = targetSize ? targetSize : data.classes;
+    const outputs = data.task === 'regression' ? data.targetSize : data.classes;
     if (!outputs) throw hdrnnError(ErrorCodes.INVALID_ARGUMENT, 'train() needs labelled data (or regression targets) to size the output layer');
     shape = [data.inputSize, ...(hidden as number[]), outputs];
   }
   const seed = v.opt(o, 'seed') as number | bigint | undefined;
-  const net = new Network({ shape, seed });
-  const { shape: _s, hidden: _h, ...trainOptions } = o as TrainNetworkOptions;
+  const { shape: _s, hidden: _h, activation, output, activations, loss, init, standardize, ...trainOptions } = o as TrainNetworkOptions;
   void _s;
   void _h;
+  // Regression targets are values: a linear output unless told otherwise.
+  const out = output ?? (activations === undefined && data.task === 'regression' ? 'linear' : undefined);
+  const model = Object.fromEntries(Object.entries({ activation, output: out, activations, loss, init }).filter(([, x]) => x !== undefined));
+  const net = new Network({ shape, seed, ...model });
+  if (data.classNames && data.classNames.length === net.shape[net.shape.length - 1]) net.setClasses(data.classNames);
+  if (standardize !== undefined && v.boolean(standardize, 'options.standardize')) net.setStandardization(await data.standardize());
   await net.train(data, trainOptions);
   return net;
 }

@@ -16,6 +16,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "addon.h"
 #include "dataset.h"
@@ -63,6 +64,8 @@ class TrainJob {
     bool wait_epochs = false;  // wait for JavaScript's answer after each epoch
     hdrnn_train_options options{};
     hdrnn_run_options eval_options{};
+    std::vector<uint8_t> resume; // trainer state to continue from (issue 10)
+    bool keep_state = false;     // epoch events carry the trainer state
   };
   static void CallJs(Napi::Env env, Napi::Function callback, TrainJob *job, TrainEvent *event);
   static void Finalize(Napi::Env env, void *unused, TrainJob *job);
