@@ -20,7 +20,7 @@ import { abortError, ErrorCodes, hdrnnError } from './errors';
 import { readFileNative, writeFileAtomic } from './files';
 import { resolveLimits, type Limits } from './limits';
 import { encodeOnnx } from './onnx';
-import { EarlyStopper, GATE_STOP, splitDataset, type Checkpoint, type EarlyStopping } from './train-control';
+import { decodeState, EarlyStopper, encodeState, GATE_STOP, splitDataset, type Checkpoint, type EarlyStopping } from './train-control';
 import * as model from './model';
 import type { Activation, HiddenActivation, Init, Loss, OptimizerName, OptimizerOptions, OutputActivation, OutputKind, Schedule } from './model';
 import type { GreyImage } from './pgm';
@@ -301,6 +301,31 @@ export class Network {
     const token = {};
     ADOPTED.set(token, n);
     return new Network(token as NetworkOptions);
+  }
+
+  /**
+   * Loads a checkpoint written by train's `checkpoint` option: the network
+   * as it was after `epoch`, and `resume`, the trainer state to pass to
+   * train({ resume, epochs: <the epochs left> }) so the run goes on as if
+   * never stopped (same data and options). `resume` is undefined when the
+   * state file is absent.
+   */
+  static async loadCheckpoint(file: string, options?: { limits?: Limits }): Promise<{ network: Network; epoch?: number; resume?: Uint8Array }> {
+    v.path(file, 'path');
+    const limits = resolveLimits(v.opt(v.options(options, 'options'), 'limits'));
+    const { readFile } = await import('node:fs/promises');
+    const bytes = await readFile(file);
+    if (bytes.length > limits.maxFileBytes) throw hdrnnError(ErrorCodes.LIMIT, `${file} is more than the limit of ${limits.maxFileBytes} bytes (limits.maxFileBytes)`);
+    const network = Network.fromBuffer(bytes, options);
+    let stateBytes: Buffer;
+    try {
+      stateBytes = await readFile(`${file}.state`);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ENOENT') return { network };
+      throw error;
+    }
+    const { epoch, state } = decodeState(`${file}.state`, bytes, stateBytes);
+    return { network, epoch, resume: state };
   }
 
   /** Loads a network file of either format (told apart by its first bytes). */
@@ -627,7 +652,11 @@ export class Network {
                   flags |= f;
                   if (stopped && stopper.restoreBest && stopper.bestEpoch !== e.epoch) flags |= 4; // GATE_RESTORE_BEST
                 }
-                if (checkpoint && (e.epoch % checkpoint.every === 0 || (flags & GATE_STOP) !== 0)) await this.save(checkpoint.path);
+                if (checkpoint && (e.epoch % checkpoint.every === 0 || (flags & GATE_STOP) !== 0)) {
+                  const bytes = await this.toBuffer();
+                  await writeFileAtomic(checkpoint.path, bytes);
+                  if (report.state) await writeFileAtomic(`${checkpoint.path}.state`, encodeState(bytes, e.epoch, report.state));
+                }
               } catch (error) {
                 if (callbackError === undefined) callbackError = error;
                 handle?.abort();
@@ -674,7 +703,7 @@ export class Network {
         handle = this.#native.train(
           data.toNative(),
           testData instanceof Dataset ? testData.toNative() : null,
-          { ...run, epochs, batchSize, learningRate, shuffle, seed, algorithm, progressEvery, waitEpochs, ...extra },
+          { ...run, epochs, batchSize, learningRate, shuffle, seed, algorithm, progressEvery, waitEpochs, ...extra, ...(checkpoint ? { keepState: true } : {}) },
           onEvent,
         );
       } catch (error) {
