@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { CsvTokenizer } from '../lib/csv-parser';
-import { loadCsv, parseCsv, tempDir } from './helpers';
+import { loadCsv, parseCsv, tempDir, train } from './helpers';
 import { CARS_FEATURES, SEATTLE, SEATTLE_FEATURES, carsCsv } from './vega';
 
 const tmp = tempDir();
@@ -102,6 +102,52 @@ describe('cars.json as CSV (vega-datasets): quoted names, missing values', () =>
       used.forEach((c, j) => expect(data.inputs[i * used.length + j]).toBe(Math.fround(r[c] as number)));
       expect(data.classNames![data.label(i)]).toBe(r.Origin);
     });
+  });
+});
+
+describe('regression: cars miles per gallon from the other columns', () => {
+  it('reads float targets (several target columns too)', async () => {
+    const { text, rows } = carsCsv();
+    const file = write('cars-reg.csv', text);
+    const data = await loadCsv(file, { target: 'Miles_per_Gallon', features: CARS_FEATURES, task: 'regression', missing: 'drop' });
+    const kept = rows.filter((r) => ['Miles_per_Gallon', ...CARS_FEATURES].every((c) => r[c] !== null));
+    expect(data.task).toBe('regression');
+    expect(data.targetSize).toBe(1);
+    expect(data.count).toBe(kept.length);
+    expect(Array.from(data.targets!)).toEqual(kept.map((r) => Math.fround(r.Miles_per_Gallon as number)));
+    expect(data.classNames).toBeNull();
+    const two = await loadCsv(file, { target: ['Miles_per_Gallon', 'Acceleration'], features: CARS_FEATURES.slice(0, 4), task: 'regression', missing: 'drop' });
+    expect(two.targetSize).toBe(2);
+    expect(two.inputSize).toBe(4);
+    expect(two.targets![1]).toBe(Math.fround(kept[0].Acceleration as number));
+    const e = await codeOf(loadCsv(file, { target: 'Origin', features: CARS_FEATURES, task: 'regression', missing: 'drop' }));
+    expect(e.message).toMatch(/column "Origin": "USA" is not a number/);
+  });
+
+  it('a standardised network with a linear output beats predicting the mean', async () => {
+    const file = write('cars-train.csv', carsCsv().text);
+    const data = await loadCsv(file, { target: 'Miles_per_Gallon', features: CARS_FEATURES, task: 'regression', missing: 'drop' });
+    const net = await train(data, { hidden: [16], activation: 'tanh', init: 'xavier', optimizer: 'adam', learningRate: 0.01, epochs: 60, seed: 1, standardize: true });
+    expect(net.outputKind).toBe('values');
+    expect(net.standardization).not.toBeNull();
+    const r = await net.evaluate(data);
+    const y = Array.from(data.targets!);
+    const mean = y.reduce((a, b) => a + b, 0) / y.length;
+    const baseline = Math.sqrt(y.reduce((a, b) => a + (b - mean) ** 2, 0) / y.length);
+    expect(r.rmse).toBeLessThan(baseline / 2);
+  });
+});
+
+describe('classification: seattle weather', () => {
+  it('a softmax network on standardised features beats the majority class, and keeps the class names', async () => {
+    const data = await loadCsv(SEATTLE, { target: 'weather', features: FEATURES });
+    const net = await train(data, { hidden: [16], activation: 'relu', output: 'softmax', loss: 'cross-entropy', init: 'he', optimizer: 'adam', learningRate: 0.01, epochs: 20, seed: 1, standardize: true });
+    expect(net.shape).toEqual([4, 16, 5]);
+    expect(net.classes).toEqual(data.classNames);
+    const counts = new Array(data.classes).fill(0);
+    for (const y of data.labels!) counts[y]++;
+    const majority = Math.max(...counts) / data.count;
+    expect((await net.evaluate(data)).accuracy).toBeGreaterThan(majority + 0.1);
   });
 });
 

@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { Network, encodeOnnx, loadCsv, tempDir, rng } from './helpers';
+import { Dataset, Network, encodeOnnx, loadCsv, tempDir, rng } from './helpers';
 import { SEATTLE, SEATTLE_FEATURES } from './vega';
 
 const tmp = tempDir();
@@ -58,6 +58,33 @@ describe('net.toOnnx() in onnxruntime', () => {
     const text = Buffer.from(bytes).toString('latin1');
     expect(text).toContain('hdrnn.shape');
     expect(text).toContain(`4,8,${data.classes}`);
+  });
+
+  it.each([
+    ['tanh', 'softmax'],
+    ['relu', 'linear'],
+    ['relu', 'sigmoid'],
+    ['tanh', 'linear'],
+  ] as const)('a trained %s network with a %s output and standardised inputs gives the same outputs', async (activation, output) => {
+    const random = rng(5);
+    const count = 64;
+    const inputs = Float32Array.from({ length: count * 6 }, (_, i) => 100 + (i % 6) * 20 + random() * 30);
+    const regression = output === 'linear';
+    const data = regression
+      ? Dataset.from({ inputs, inputSize: 6, targets: Float32Array.from({ length: count * 2 }, () => random() * 10), targetSize: 2 })
+      : Dataset.from({ inputs, inputSize: 6, labels: Uint8Array.from({ length: count }, () => Math.floor(random() * 3)) });
+    const net = new Network({ shape: [6, 9, 7, regression ? 2 : 3], seed: 2, activation, output, init: 'xavier', loss: output === 'softmax' ? 'cross-entropy' : 'quadratic' });
+    net.setStandardization(await data.standardize());
+    if (!regression) net.setClasses(['low', 'mid', 'high']);
+    await net.train(data, { epochs: 3, learningRate: 0.05, optimizer: 'adam', seed: 3 });
+    const ours = await net.inferBatch(data);
+    const n = net.shape[3];
+    const expected = new Float32Array(count * n);
+    ours.forEach((r, i) => expected.set(r.scores, i * n));
+    const onnx = await runOnnx(await net.toOnnx(), inputs, 6);
+    expect(maxDiff(onnx.output, expected)).toBeLessThan(1e-5);
+    if (!regression) expect(Array.from(onnx.label!, Number)).toEqual(ours.map((r) => r.label));
+    expect(onnx.session.outputNames).toEqual(regression ? ['output'] : ['output', 'label']);
   });
 
   it('every activation, Softmax and standardisation as Sub/Div, from encodeOnnx directly', async () => {
