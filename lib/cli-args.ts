@@ -8,7 +8,7 @@ export class UsageError extends Error {
   readonly exitCode = 2;
 }
 
-export type Command = 'train' | 'eval' | 'infer' | 'help' | 'version';
+export type Command = 'train' | 'eval' | 'infer' | 'export' | 'help' | 'version';
 
 export interface CliOptions {
   command: Command;
@@ -28,12 +28,25 @@ export interface CliOptions {
   format: 'seed' | 'v2' | 'auto';
   limit?: number;
   kernels?: string;
+  /** Your own data (cli-data.ts): a CSV file, its target and feature columns. */
+  csv?: string;
+  target?: string;
+  task?: 'classification' | 'regression';
+  features?: string[];
+  delimiter?: string;
+  dropMissing?: boolean;
+  patience?: number;
+  validation?: number;
+  onnx?: string;
+  /** The options given on the command line (so --csv can pick other defaults for the rest). */
+  given?: Set<string>;
 }
 
 type Flag = { key: keyof CliOptions | 'help' | 'version'; value: boolean; commands: readonly Command[] };
 
 const TRAIN: readonly Command[] = ['train'];
-const ALL: readonly Command[] = ['train', 'eval', 'infer', 'help', 'version'];
+const ALL: readonly Command[] = ['train', 'eval', 'infer', 'export', 'help', 'version'];
+const DATA: readonly Command[] = ['train', 'eval', 'infer'];
 
 const FLAGS: Record<string, Flag> = {
   '-s': { key: 'hidden', value: true, commands: TRAIN },
@@ -52,14 +65,23 @@ const FLAGS: Record<string, Flag> = {
   '--no-shuffle': { key: 'shuffle', value: false, commands: TRAIN },
   '--format': { key: 'format', value: true, commands: TRAIN },
   '--limit': { key: 'limit', value: true, commands: TRAIN },
-  '-n': { key: 'net', value: true, commands: ['train', 'eval', 'infer'] },
-  '--net': { key: 'net', value: true, commands: ['train', 'eval', 'infer'] },
+  '-n': { key: 'net', value: true, commands: ['train', 'eval', 'infer', 'export'] },
+  '--net': { key: 'net', value: true, commands: ['train', 'eval', 'infer', 'export'] },
+  '--csv': { key: 'csv', value: true, commands: DATA },
+  '--target': { key: 'target', value: true, commands: DATA },
+  '--task': { key: 'task', value: true, commands: TRAIN },
+  '--features': { key: 'features', value: true, commands: DATA },
+  '--delimiter': { key: 'delimiter', value: true, commands: DATA },
+  '--drop-missing': { key: 'dropMissing', value: false, commands: DATA },
+  '--patience': { key: 'patience', value: true, commands: TRAIN },
+  '--validation': { key: 'validation', value: true, commands: TRAIN },
+  '--onnx': { key: 'onnx', value: true, commands: ['export'] },
   '-i': { key: 'image', value: true, commands: ['infer'] },
   '--image': { key: 'image', value: true, commands: ['infer'] },
   '--data': { key: 'data', value: true, commands: ['train', 'eval'] },
   '--threads': { key: 'threads', value: true, commands: ['train', 'eval', 'infer'] },
   '--kernels': { key: 'kernels', value: true, commands: ['train', 'eval', 'infer'] },
-  '--json': { key: 'json', value: false, commands: ['train', 'eval', 'infer'] },
+  '--json': { key: 'json', value: false, commands: ['train', 'eval', 'infer', 'export'] },
   '-h': { key: 'help', value: false, commands: ALL },
   '--help': { key: 'help', value: false, commands: ALL },
   '--version': { key: 'version', value: false, commands: ALL },
@@ -93,11 +115,12 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     shuffle: true,
     format: 'auto',
     seed: DEFAULT_SEED,
+    given: new Set(),
   };
   const args = [...argv];
   if (args.length === 0) return options;
   const first = args[0];
-  if (first === 'train' || first === 'eval' || first === 'infer' || first === 'help') {
+  if (first === 'train' || first === 'eval' || first === 'infer' || first === 'export' || first === 'help') {
     options.command = first;
     args.shift();
   } else if (first === '-h' || first === '--help') {
@@ -106,7 +129,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     options.command = 'version';
     return options;
   } else {
-    throw new UsageError(`unknown command '${first}' (commands: train, eval, infer, help)`);
+    throw new UsageError(`unknown command '${first}' (commands: train, eval, infer, export, help)`);
   }
   for (let i = 0; i < args.length; i++) {
     let arg = args[i];
@@ -129,6 +152,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     if (!flag.commands.includes(options.command)) {
       throw new UsageError(`option ${arg} does not apply to ${options.command}`);
     }
+    options.given!.add(flag.key);
     if (!flag.value) {
       if (inline !== undefined) throw new UsageError(`option ${arg} takes no value`);
       if (flag.key === 'shuffle') options.shuffle = false;
@@ -184,6 +208,34 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       case 'kernels':
         options.kernels = text;
         break;
+      case 'task':
+        if (text !== 'classification' && text !== 'regression') throw new UsageError(`${arg} must be classification or regression, got '${text}'`);
+        options.task = text;
+        break;
+      case 'features': {
+        const parts = text.split(',').map((p) => p.trim());
+        if (text === '' || parts.some((p) => p === '')) throw new UsageError(`${arg} needs column names like a,b,c, got '${text}'`);
+        options.features = parts;
+        break;
+      }
+      case 'delimiter': {
+        const d = text === '\\t' || text === 'tab' ? '\t' : text;
+        if (d.length !== 1) throw new UsageError(`${arg} must be one character (or 'tab'), got '${text}'`);
+        options.delimiter = d;
+        break;
+      }
+      case 'patience':
+        options.patience = integer(arg, text, 0, 1_000_000);
+        break;
+      case 'validation': {
+        const x = Number(text);
+        if (text.trim() === '' || !(x > 0 && x < 1)) throw new UsageError(`${arg} must be a fraction between 0 and 1, got '${text}'`);
+        options.validation = x;
+        break;
+      }
+      case 'csv':
+      case 'target':
+      case 'onnx':
       case 'net':
       case 'image':
       case 'data':
@@ -205,7 +257,11 @@ Commands:
   train   train a network on MNIST and save it
   eval    evaluate a saved network on the MNIST test set
   infer   classify a 28x28 greyscale PGM image with a saved network
+  export  write a saved network as an ONNX model
   help    show this help
+
+With --csv FILE, train, eval and infer work on your own data (a CSV file
+with a header) instead of MNIST; see "Your own data" below.
 
 hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
             [-bs, --batch_size, --batch-size 10] [-lr, --learning_rate, --learning-rate 3]
@@ -230,7 +286,40 @@ hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
 hdrnn eval [-n, --net c-math.nn] [--data DIR] [--threads N] [--json]
 hdrnn infer [-i, --image IMAGE.pgm] [-n, --net c-math.nn] [--json]
 
+Your own data:
+hdrnn train --csv FILE --target COL [--task classification|regression]
+            [--features a,b,c] [--patience N] [--validation 0.1] [--drop-missing]
+            [--delimiter C] [-s 32] [-e 100] [-bs 32] [-lr 0.01] [-n NET] [--json]
+  --target COL      the column to predict: a class name (classification, the
+                    default) or a number (regression)
+  --features a,b,c  the input columns, in order (default: every other column;
+                    all must be numeric)
+  --patience N      stop when the validation loss has not improved for N
+                    epochs, keeping the best epoch (implies --validation 0.1)
+  --validation F    hold out this fraction of the rows (chosen by --seed) and
+                    report val_loss (and val_accuracy) every epoch
+  --drop-missing    skip rows with an empty or NA cell (default: an error
+                    naming the row and column)
+  --delimiter C     one character, or 'tab' (default ',')
+                    With --csv the defaults are for tabular data: 100 epochs,
+                    batch 32, ReLU hidden layers with He init, Adam at 0.01,
+                    a softmax output with cross-entropy (regression: linear,
+                    quadratic), inputs standardised (stored in the network).
+                    Ctrl-C saves the last finished epoch.
+hdrnn eval --csv FILE --target COL [--features a,b,c] [-n NET] [--json]
+                    accuracy (classification) or RMSE and MAE (regression);
+                    class names map as the network learnt them
+hdrnn infer --csv FILE [--features a,b,c | --target COL] [-n NET] [--json]
+                    one prediction per row: the class name (or index) and its
+                    probability or score, or the output values; --target
+                    names a column to leave out
+hdrnn export --onnx OUT.onnx [-n, --net c-math.nn] [--json]
+                    ONNX opset 13 (Gemm, Sigmoid/Tanh/Relu/Softmax, Sub/Div for
+                    the standardisation); class names in its metadata; no
+                    training state
+
 Common: --json prints machine-readable results; --kernels portable|avx2|avx512|neon forces
 a kernel set; -h, --help; --version.
-Exit status: 0 on success, 1 on an error (bad file, missing data), 2 on bad usage.
+Exit status: 0 on success, 1 on an error (bad file, missing data), 2 on bad usage,
+130 when interrupted.
 `;

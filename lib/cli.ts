@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 
 import { USAGE, UsageError, parseArgs, type CliOptions } from './cli-args';
+import { csvEvalCommand, csvInferCommand, csvTrainCommand, exportCommand } from './cli-data';
 import {
   Dataset,
   Network,
@@ -174,11 +175,13 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
         io.out.write(`${version}\n`);
         return 0;
       case 'train':
-        return await trainCommand(options, io);
+        return options.csv ? await csvTrainCommand(options, io) : await trainCommand(options, io);
       case 'eval':
-        return await evalCommand(options, io);
+        return options.csv ? await csvEvalCommand(options, io) : await evalCommand(options, io);
       case 'infer':
-        return await inferCommand(options, io);
+        return options.csv ? await csvInferCommand(options, io) : await inferCommand(options, io);
+      case 'export':
+        return await exportCommand(options, io);
     }
   } catch (error) {
     const e = error as Error & { code?: string };

@@ -27,10 +27,15 @@ export interface CsvLimits extends Limits {
 }
 
 export interface CsvOptions {
-  /** The target column: its header name, or its 0-based index. Several for regression with several outputs. */
-  target: string | number | readonly (string | number)[];
+  /**
+   * The target column: its header name, or its 0-based index; several for
+   * regression with several outputs. Absent: inputs only (for inference).
+   */
+  target?: string | number | readonly (string | number)[];
   /** Feature columns (names or 0-based indices), in the order the network sees them; default: every other column. */
   features?: readonly (string | number)[];
+  /** Columns left out of the default features (names that are not in the file are fine). */
+  ignore?: readonly string[];
   /** 'classification' (default): the target is a class name; 'regression': the target is a number. */
   task?: CsvTask;
   /** One character; default ','. */
@@ -133,6 +138,7 @@ interface Plan {
   fixedClasses: Map<string, number> | null;
   targetSpec: (string | number)[];
   featureSpec: (string | number)[] | undefined;
+  ignore: Set<string>;
   maxRows: number;
   maxColumns: number;
 }
@@ -188,14 +194,14 @@ class Collector implements CsvSink {
     };
     const role = new Int32Array(columns.length).fill(-1);
     const targetIndex = p.targetSpec.map((c) => find(c, 'target'));
-    if (p.task === 'classification' && targetIndex.length !== 1) {
+    if (p.task === 'classification' && targetIndex.length > 1) {
       throw hdrnnError(ErrorCodes.INVALID_ARG_VALUE, `${p.file}: classification takes one target column, got ${targetIndex.length}`);
     }
     targetIndex.forEach((i, k) => {
       if (role[i] !== -1) throw hdrnnError(ErrorCodes.INVALID_ARG_VALUE, `${p.file}: column ${JSON.stringify(columns[i])} is named twice`);
       role[i] = -2 - k;
     });
-    const featureIndex = p.featureSpec ? p.featureSpec.map((c) => find(c, 'feature')) : columns.map((_, i) => i).filter((i) => role[i] === -1);
+    const featureIndex = p.featureSpec ? p.featureSpec.map((c) => find(c, 'feature')) : columns.map((_, i) => i).filter((i) => role[i] === -1 && !p.ignore.has(columns[i]));
     featureIndex.forEach((i, k) => {
       if (role[i] !== -1) {
         throw hdrnnError(ErrorCodes.INVALID_ARG_VALUE, `${p.file}: column ${JSON.stringify(columns[i])} is named twice (as a feature and a target, or two features)`);
@@ -288,7 +294,9 @@ class Collector implements CsvSink {
         throw csvError(ErrorCodes.LIMIT, p.file, `more than ${p.maxRows} rows (limits.maxRows)`, {});
       }
       for (let k = 0; k < f; k++) this.inputs.push(this.#rowValues[k]);
-      if (p.task === 'classification') this.labels.push(this.#rowLabel);
+      if (this.targets.length === 0) {
+        /* inputs only */
+      } else if (p.task === 'classification') this.labels.push(this.#rowLabel);
       else for (let k = 0; k < this.targets.length; k++) this.values.push(this.#rowValues[f + k]);
       this.rows++;
     }
@@ -299,7 +307,6 @@ class Collector implements CsvSink {
 
 function plan(file: string, options: unknown): { plan: Plan; delimiter: number; maxFieldBytes: number; maxFileBytes: number } {
   const o = v.options(options, 'options');
-  if (opt(o, 'target') === undefined) throw v.typeError('options.target', 'a column name or index', undefined);
   const task = v.opt(o, 'task') === undefined ? 'classification' : v.oneOf(v.opt(o, 'task'), 'options.task', ['classification', 'regression'] as const);
   const delimiterText = v.opt(o, 'delimiter') ?? ',';
   if (typeof delimiterText !== 'string' || delimiterText.length !== 1 || delimiterText.charCodeAt(0) > 127 || /["\r\n]/.test(delimiterText)) {
@@ -321,6 +328,8 @@ function plan(file: string, options: unknown): { plan: Plan; delimiter: number; 
   const limits = resolveLimits(rest, 'options.limits');
   const lim = (x: unknown, name: string, fallback: number) => (x === undefined ? fallback : v.integer(x, `options.limits.${name}`, 1, 2 ** 32 - 1));
   const features = v.opt(o, 'features');
+  const ignore = v.opt(o, 'ignore') ?? [];
+  if (!Array.isArray(ignore) || ignore.some((c) => typeof c !== 'string')) throw v.typeError('options.ignore', 'an array of column names', ignore);
   return {
     plan: {
       file,
@@ -329,8 +338,9 @@ function plan(file: string, options: unknown): { plan: Plan; delimiter: number; 
       drop: missing === 'drop',
       na: new Set(naList as string[]),
       fixedClasses,
-      targetSpec: columnList(v.opt(o, 'target'), 'options.target'),
+      targetSpec: v.opt(o, 'target') === undefined ? [] : columnList(v.opt(o, 'target'), 'options.target'),
       featureSpec: features === undefined ? undefined : columnList(features, 'options.features'),
+      ignore: new Set(ignore as string[]),
       maxRows: lim(maxRows, 'maxRows', limits.native.maxItems ?? 2 ** 24),
       maxColumns: lim(maxColumns, 'maxColumns', 2 ** 16),
     },
@@ -360,6 +370,7 @@ function finish(c: Collector, p: Plan): Dataset {
   // The floats go once into native memory; the blocks are dropped after.
   const inputs = new native.NativeBytes(c.rows * f * 4);
   c.inputs.copyTo(new Float32Array(inputs.view()));
+  if (c.targets.length === 0) return Dataset.fromCsv({ inputs, inputSize: f, count: c.rows, csv: info });
   if (p.task === 'classification') {
     let names: string[];
     let labels: Uint8Array | Uint32Array;

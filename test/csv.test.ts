@@ -288,7 +288,9 @@ describe('hostile CSV', () => {
   it('checks its options', async () => {
     await expect(parseCsv('a,b\n1,2\n', { target: 'b', delimiter: '"' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(parseCsv('a,b\n1,2\n', { target: 'b', task: 'clustering' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
-    await expect(parseCsv('a,b\n1,2\n', {} as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(parseCsv('a,b\n1,2\n', { target: {} as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    const inputsOnly = await parseCsv('a,b\n1,2\n', {});
+    expect([inputsOnly.inputSize, inputsOnly.labels, inputsOnly.targets]).toEqual([2, undefined, undefined]);
     await expect(parseCsv('a,b\n1,2\n', { target: ['a', 'b'] })).rejects.toThrow(/classification takes one target column/);
     await expect(parseCsv('b\n1\n', { target: 'b' })).rejects.toThrow(/no feature columns/);
   });

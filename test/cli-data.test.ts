@@ -1,0 +1,184 @@
+/**
+ * The command line on your own data: train/eval/infer --csv and export
+ * --onnx, on vega-datasets' seattle-weather and cars, through main() and
+ * through the built bin (for Ctrl-C).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { Writable } from 'node:stream';
+import * as ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { main } from '../lib/cli';
+import { parseArgs } from '../lib/cli-args';
+import { Network, loadCsv, tempDir } from './helpers';
+import { CARS_FEATURES, SEATTLE, SEATTLE_FEATURES, carsCsv } from './vega';
+
+const tmp = tempDir();
+afterAll(tmp.cleanup);
+
+async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const sink = (f: (s: string) => void) =>
+    new Writable({
+      write(chunk, _enc, cb) {
+        f(chunk.toString());
+        cb();
+      },
+    });
+  const code = await main(args, { out: sink((s) => (out += s)), err: sink((s) => (err += s)) });
+  return { code, out, err };
+}
+
+const seattleNet = path.join(tmp.dir, 'weather.nn');
+const features = SEATTLE_FEATURES.join(',');
+const carsFile = path.join(tmp.dir, 'cars.csv');
+writeFileSync(carsFile, carsCsv().text);
+
+describe('hdrnn train/eval/infer --csv (classification: seattle-weather)', () => {
+  it('trains, saves the class names and standardisation, and reports JSON', async () => {
+    const r = await run('train', '--csv', SEATTLE, '--target', 'weather', '--features', features, '-e', '8', '-s', '16', '-n', seattleNet, '--json');
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ command: 'train', task: 'classification', shape: [4, 16, 5], rows: 1461, features: SEATTLE_FEATURES, classes: ['drizzle', 'fog', 'rain', 'snow', 'sun'] });
+    expect(j.epochs).toHaveLength(8);
+    const net = await Network.load(seattleNet);
+    expect(net.classes).toEqual(j.classes);
+    expect(net.standardization).not.toBeNull();
+    expect(net.activations).toEqual(['relu', 'softmax']);
+    expect(net.loss).toBe('cross-entropy');
+  });
+
+  it('eval gives the accuracy the API gives on the same rows', async () => {
+    const r = await run('eval', '--csv', SEATTLE, '--target', 'weather', '--features', features, '-n', seattleNet, '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    const net = await Network.load(seattleNet);
+    const data = await loadCsv(SEATTLE, { target: 'weather', features: SEATTLE_FEATURES, classes: net.classes! });
+    const e = await net.evaluate(data);
+    expect(j).toMatchObject({ command: 'eval', task: 'classification', accuracy: e.accuracy, correct: e.correct, total: 1461 });
+    const human = await run('eval', '--csv', SEATTLE, '--target', 'weather', '--features', features, '-n', seattleNet);
+    expect(human.out).toMatch(new RegExp(`${e.correct} / 1461`));
+  });
+
+  it('infer prints one class name per row', async () => {
+    const small = path.join(tmp.dir, 'days.csv');
+    const lines = readFileSync(SEATTLE, 'utf8').split('\n').slice(0, 6);
+    writeFileSync(small, `${lines.join('\n')}\n`);
+    const r = await run('infer', '--csv', small, '--features', features, '-n', seattleNet);
+    expect(r.code).toBe(0);
+    const out = r.out.trim().split('\n');
+    expect(out).toHaveLength(5);
+    const net = await Network.load(seattleNet);
+    const data = await loadCsv(small, { features: SEATTLE_FEATURES });
+    const ours = await net.inferBatch(data);
+    out.forEach((line, i) => expect(line).toBe(`${i + 1}: ${net.classes![ours[i].label]} (probability ${ours[i].scores[ours[i].label].toFixed(4)})`));
+    const j = JSON.parse((await run('infer', '--csv', small, '--features', features, '-n', seattleNet, '--json')).out);
+    expect(j.predictions[0]).toMatchObject({ label: ours[0].label, class: net.classes![ours[0].label], kind: 'probabilities' });
+  });
+
+  it('--patience stops early on the validation loss and keeps the best epoch', async () => {
+    const file = path.join(tmp.dir, 'patient.nn');
+    const r = await run('train', '--csv', SEATTLE, '--target', 'weather', '--features', features, '-e', '300', '-lr', '0.05', '--patience', '2', '--validation', '0.2', '-n', file, '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.epochs.length).toBeLessThan(300);
+    expect(j.stopped).toMatchObject({ by: 'earlyStopping', epoch: j.epochs.length });
+    expect(j.best.epoch).toBe(j.epochs.length - 2);
+    expect(j.epochs[0].validation.total).toBe(Math.round(1461 * 0.2));
+  });
+
+  it('names what is wrong', async () => {
+    const noTarget = await run('train', '--csv', SEATTLE);
+    expect(noTarget).toMatchObject({ code: 2, err: expect.stringMatching(/needs --target/) });
+    const date = await run('train', '--csv', SEATTLE, '--target', 'weather', '-e', '1', '-n', path.join(tmp.dir, 'x.nn'));
+    expect(date).toMatchObject({ code: 1, err: expect.stringMatching(/row 1 \(line 2\), column "date": "2012-01-01" is not a number/) });
+    const wrong = await run('eval', '--csv', SEATTLE, '--target', 'weather', '--features', 'wind', '-n', seattleNet);
+    expect(wrong).toMatchObject({ code: 2, err: expect.stringMatching(/gives 1 feature columns \(wind\) but .* takes 4 inputs/) });
+    expect((await run('train', '--csv', SEATTLE, '--target', 'nope')).err).toMatch(/no target column "nope"/);
+    expect((await run('train', '--task', 'clustering')).code).toBe(2);
+    expect((await run('train', '--validation', '1.5')).code).toBe(2);
+    expect((await run('export', '-n', seattleNet)).code).toBe(2);
+    expect((await run('export', '--csv', 'x.csv')).code).toBe(2);
+  });
+});
+
+describe('hdrnn train/eval/infer --csv --task regression (cars)', () => {
+  const net = path.join(tmp.dir, 'mpg.nn');
+  it('trains a linear-output network and reports RMSE and MAE', async () => {
+    const r = await run('train', '--csv', carsFile, '--target', 'Miles_per_Gallon', '--task', 'regression', '--features', CARS_FEATURES.join(','), '--drop-missing', '-e', '40', '-n', net, '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.shape).toEqual([5, 32, 1]);
+    expect(j.dropped).toBe(14);
+    expect(j.train.rmse).toBeGreaterThan(0);
+    const e = JSON.parse((await run('eval', '--csv', carsFile, '--target', 'Miles_per_Gallon', '--features', CARS_FEATURES.join(','), '--drop-missing', '-n', net, '--json')).out);
+    expect(e).toMatchObject({ task: 'regression', rows: 392, rmse: j.train.rmse, mae: j.train.mae });
+  });
+
+  it('infer prints the predicted value of each row', async () => {
+    const r = await run('infer', '--csv', carsFile, '--features', CARS_FEATURES.join(','), '--drop-missing', '-n', net, '--json');
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j.rows).toBe(j.predictions.length);
+    expect(j.predictions[0].values).toHaveLength(1);
+    expect(j.predictions[0].values[0]).toBeGreaterThan(5);
+  });
+});
+
+describe('hdrnn export --onnx', () => {
+  it('writes a model onnxruntime runs with the same outputs', async () => {
+    const out = path.join(tmp.dir, 'weather.onnx');
+    const r = await run('export', '--onnx', out, '-n', seattleNet);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/opset 13.*input \[N, 4\] -> output \[N, 5\] and label \[N\]; relu, softmax, standardised inputs/);
+    expect(r.out).toMatch(/Not in the ONNX file: the training state/);
+    const net = await Network.load(seattleNet);
+    const data = await loadCsv(SEATTLE, { target: 'weather', features: SEATTLE_FEATURES });
+    const session = await ort.InferenceSession.create(readFileSync(out));
+    const result = await session.run({ input: new ort.Tensor('float32', data.inputs as Float32Array, [data.count, 4]) });
+    const ours = await net.inferBatch(data);
+    const scores = result.output.data as Float32Array;
+    let max = 0;
+    ours.forEach((x, i) => x.scores.forEach((s, k) => (max = Math.max(max, Math.abs(s - scores[i * 5 + k])))));
+    expect(max).toBeLessThan(1e-5);
+  });
+});
+
+describe('Ctrl-C during hdrnn train --csv', () => {
+  it('saves the last finished epoch and exits 130', async () => {
+    const bin = path.resolve(__dirname, '..', 'dist', 'cli.js');
+    expect(existsSync(bin), 'dist/ is built by `npm run build:ts` (npm test runs it first)').toBe(true);
+    const file = path.join(tmp.dir, 'interrupted.nn');
+    const child = spawn(process.execPath, [bin, 'train', '--csv', SEATTLE, '--target', 'weather', '--features', features, '-e', '1000000', '-bs', '1', '-n', file]);
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    const code = await new Promise<number | null>((resolve) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (/Epoch 2:/.test(out) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(code).toBe(130);
+    expect(err).toMatch(/training interrupted; saved epoch \d+ to /);
+    const saved = await Network.load(file);
+    expect(saved.classes).toHaveLength(5);
+  });
+});
+
+it('parses the data options', () => {
+  expect(parseArgs(['train', '--csv', 'a.csv', '--target', 'y', '--features', 'a, b', '--delimiter', 'tab', '--patience', '3', '--drop-missing'])).toMatchObject({
+    csv: 'a.csv',
+    target: 'y',
+    features: ['a', 'b'],
+    delimiter: '\t',
+    patience: 3,
+    dropMissing: true,
+  });
+  expect(parseArgs(['export', '--onnx', 'o.onnx', '-n', 'x.nn'])).toMatchObject({ command: 'export', onnx: 'o.onnx', net: 'x.nn' });
+});
