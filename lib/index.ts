@@ -19,6 +19,8 @@ export { loadMnist, loadIdx, defaultMnistDir, type Mnist, type LoadMnistOptions 
 export {
   Network,
   type BatchProgress,
+  type Checkpoint,
+  type Standardization,
   type EpochReport,
   type Evaluation,
   type InferResult,
@@ -32,6 +34,7 @@ export {
   type TrainOptions,
   type TrainReport,
 } from './network';
+export type { Activation, HiddenActivation, Init, Loss, OptimizerName, OptimizerOptions, OutputActivation, OutputKind, Schedule } from './model';
 export { readPgm, decodePgm, encodePgm, imageToText, type GreyImage, type ReadPgmOptions } from './pgm';
 
 /** The package version. */

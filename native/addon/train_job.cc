@@ -308,6 +308,15 @@ Napi::Value StartTraining(const Napi::CallbackInfo &info, std::shared_ptr<NetSta
     const TypedBytes t = ExpectTypedArray(env, v, "resume");
     if (t.type != napi_uint8_array) ThrowType(env, "resume must be a Uint8Array (a trainer state)");
     config.resume.assign(t.data, t.data + t.length);
+    // A cosine schedule of this run's length continues the resumed one's:
+    // it spans the epochs the state has done plus these.
+    const Napi::Value sched = Option(o, "schedule");
+    if (config.options.schedule == HDRNN_SCHEDULE_COSINE && t.length >= 12 &&
+        Option(sched.As<Napi::Object>(), "epochs").IsUndefined()) {
+      const uint32_t done = (uint32_t)t.data[8] | (uint32_t)t.data[9] << 8 |
+                            (uint32_t)t.data[10] << 16 | (uint32_t)t.data[11] << 24;
+      if (done <= 1000000u) config.options.schedule_epochs = config.epochs + done;
+    }
   }
   if (!(v = Option(o, "keepState")).IsUndefined()) {
     if (!v.IsBoolean()) ThrowType(env, "keepState must be a boolean");
