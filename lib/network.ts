@@ -20,7 +20,7 @@ import { abortError, ErrorCodes, hdrnnError } from './errors';
 import { readFileNative, writeFileAtomic } from './files';
 import { resolveLimits, type Limits } from './limits';
 import { encodeOnnx } from './onnx';
-import { decodeState, EarlyStopper, encodeState, GATE_STOP, splitDataset, type Checkpoint, type EarlyStopping } from './train-control';
+import { EarlyStopper, GATE_STOP, splitDataset, type CheckpointOptions, type EarlyStopping } from './train-control';
 import * as model from './model';
 import type { Activation, HiddenActivation, Init, Loss, OptimizerName, OptimizerOptions, OutputActivation, OutputKind, Schedule } from './model';
 import type { GreyImage } from './pgm';
@@ -150,8 +150,11 @@ export interface TrainOptions extends RunOptions {
   validationSplit?: number;
   /** Evaluated after every epoch as `report.validation` (instead of validationSplit). */
   validationData?: Dataset;
-  /** Write the network to `path` (atomically) every `every` epochs. */
-  checkpoint?: Checkpoint;
+  /**
+   * Write a v3 checkpoint (the network and the trainer state) to `path`, atomically, every
+   * `every` epochs and where the run stops early; Network.loadCheckpoint + `resume` continue it.
+   */
+  checkpoint?: CheckpointOptions;
   /** Called every `progressEvery` mini-batches. */
   onProgress?: (progress: BatchProgress) => void;
   /** Mini-batches between onProgress calls; default: about 1% of an epoch when onProgress is given. */
@@ -314,31 +317,6 @@ export class Network {
     const token = {};
     ADOPTED.set(token, n);
     return new Network(token as NetworkOptions);
-  }
-
-  /**
-   * Loads a checkpoint written by train's `checkpoint` option: the network
-   * as it was after `epoch`, and `resume`, the trainer state to pass to
-   * train({ resume, epochs: <the epochs left> }) so the run goes on as if
-   * never stopped (same data and options). `resume` is undefined when the
-   * state file is absent.
-   */
-  static async loadCheckpoint(file: string, options?: { limits?: Limits }): Promise<{ network: Network; epoch?: number; resume?: Uint8Array }> {
-    v.path(file, 'path');
-    const limits = resolveLimits(v.opt(v.options(options, 'options'), 'limits'));
-    const { readFile } = await import('node:fs/promises');
-    const bytes = await readFile(file);
-    if (bytes.length > limits.maxFileBytes) throw hdrnnError(ErrorCodes.LIMIT, `${file} is more than the limit of ${limits.maxFileBytes} bytes (limits.maxFileBytes)`);
-    const network = Network.fromBuffer(bytes, options);
-    let stateBytes: Buffer;
-    try {
-      stateBytes = await readFile(`${file}.state`);
-    } catch (error) {
-      if ((error as { code?: string }).code === 'ENOENT') return { network };
-      throw error;
-    }
-    const { epoch, state } = decodeState(`${file}.state`, bytes, stateBytes);
-    return { network, epoch, resume: state };
   }
 
   /** Loads a network file of either format (told apart by its first bytes). */
@@ -689,9 +667,7 @@ export class Network {
                   if (stopped && stopper.restoreBest && stopper.bestEpoch !== e.epoch) flags |= 4; // GATE_RESTORE_BEST
                 }
                 if (checkpoint && (e.epoch % checkpoint.every === 0 || (flags & GATE_STOP) !== 0)) {
-                  const bytes = await this.toBuffer();
-                  await writeFileAtomic(checkpoint.path, bytes);
-                  if (report.state) await writeFileAtomic(`${checkpoint.path}.state`, encodeState(bytes, e.epoch, report.state));
+                  await this.save(checkpoint.path, report.state ? { trainerState: report.state } : undefined);
                 }
               } catch (error) {
                 if (callbackError === undefined) callbackError = error;

@@ -5,8 +5,6 @@
  * has answered (the addon's epoch gate), so what it decides applies to
  * exactly that epoch's weights and nothing trains meanwhile.
  */
-import { createHash } from 'node:crypto';
-
 import { Dataset } from './dataset';
 import { hdrnnError, ErrorCodes } from './errors';
 import * as v from './validate';
@@ -28,8 +26,8 @@ export interface EarlyStopping {
   restoreBest?: boolean;
 }
 
-export interface Checkpoint {
-  /** File written atomically (the network, in the format 'auto' picks). */
+export interface CheckpointOptions {
+  /** File written atomically: a v3 network file with the trainer state. */
   path: string;
   /** Epochs between writes; default 1. */
   every?: number;
@@ -173,43 +171,4 @@ export class EarlyStopper {
   get bestValue(): number {
     return this.metric.endsWith('accuracy') ? -this.best : this.best;
   }
-}
-
-// ------------------------------------------------------------ checkpoints
-//
-// A checkpoint is the network file at `path` (the format 'auto' picks) and,
-// when the trainer state is known, `path + '.state'`: magic 'HNNS', u32
-// version 1, u32 epoch, u32 state length, the SHA-256 of the network file's
-// bytes (32), then the trainer state. Each is written atomically; the hash
-// ties the two together, so a crash between the two writes is detected on
-// load instead of resuming from a state of another epoch. (Not a CRC-32: a
-// v2/v3 file ends in its own CRC, and the CRC of such a file is a constant.)
-
-const STATE_MAGIC = 0x534e4e48; // 'HNNS' little-endian
-const STATE_HEADER = 16 + 32;
-
-function sha256(bytes: Uint8Array): Buffer {
-  return createHash('sha256').update(bytes).digest();
-}
-
-export function encodeState(network: Uint8Array, epoch: number, state: Uint8Array): Buffer {
-  const out = Buffer.alloc(STATE_HEADER + state.length);
-  out.writeUInt32LE(STATE_MAGIC, 0);
-  out.writeUInt32LE(1, 4);
-  out.writeUInt32LE(epoch, 8);
-  out.writeUInt32LE(state.length, 12);
-  sha256(network).copy(out, 16);
-  out.set(state, STATE_HEADER);
-  return out;
-}
-
-export function decodeState(file: string, network: Uint8Array, bytes: Uint8Array): { epoch: number; state: Uint8Array } {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (b.length < STATE_HEADER || b.readUInt32LE(0) !== STATE_MAGIC) throw hdrnnError(ErrorCodes.BAD_FILE, `${file} is not a checkpoint state file`);
-  if (b.readUInt32LE(4) !== 1) throw hdrnnError(ErrorCodes.UNSUPPORTED, `${file}: checkpoint state version ${b.readUInt32LE(4)} is newer than this package`);
-  if (b.readUInt32LE(12) !== b.length - STATE_HEADER) throw hdrnnError(ErrorCodes.BAD_FILE, `${file}: the state's length does not match the file`);
-  if (!sha256(network).equals(b.subarray(16, STATE_HEADER))) {
-    throw hdrnnError(ErrorCodes.CHECKSUM, `${file} belongs to another version of the network file (was the save interrupted?)`);
-  }
-  return { epoch: b.readUInt32LE(8), state: new Uint8Array(b.subarray(STATE_HEADER)) };
 }
