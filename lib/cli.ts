@@ -5,6 +5,7 @@
 import * as path from 'node:path';
 
 import { USAGE, UsageError, parseArgs, type CliOptions } from './cli-args';
+import { writeFileAtomic } from './files';
 import { csvEvalCommand, csvInferCommand, csvTrainCommand, exportCommand } from './cli-data';
 import {
   Dataset,
@@ -63,6 +64,8 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const started = Date.now();
+  const format = o.format === 'auto' ? net.preferredFormat : o.format;
+  let lastEpoch: { epoch: number; bytes: Buffer } | undefined; // saved on Ctrl-C instead of losing the run
   let report;
   try {
     report = await net.train(train, {
@@ -75,19 +78,26 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
       signal: controller.signal,
       ...runOptions(o),
       onProgress: bar ? (p) => bar.update(`Epoch ${p.epoch}/${p.epochs}`, p.batch / p.batches, `loss ${p.loss.toFixed(4)}`) : undefined,
-      onEpoch: (e: EpochReport) => {
+      onEpoch: async (e: EpochReport) => {
         bar.clear();
-        if (!human || o.quiet || !e.test) return;
-        io.out.write(
-          `Epoch ${e.epoch}: ${e.test.correct} / ${e.test.total} (${pct(e.test.accuracy)}) ` +
-            `loss ${e.loss.toFixed(4)} time ${e.seconds.toFixed(2)}s\n`,
-        );
+        if (human && !o.quiet && e.test) {
+          io.out.write(
+            `Epoch ${e.epoch}: ${e.test.correct} / ${e.test.total} (${pct(e.test.accuracy)}) ` +
+              `loss ${e.loss.toFixed(4)} time ${e.seconds.toFixed(2)}s\n`,
+          );
+        }
+        lastEpoch = { epoch: e.epoch, bytes: await net.toBuffer({ format }) };
       },
     });
   } catch (error) {
     bar.clear();
     if ((error as Error).name === 'AbortError') {
-      io.err.write('hdrnn: training interrupted; nothing was saved\n');
+      if (lastEpoch) {
+        await writeFileAtomic(o.net, lastEpoch.bytes);
+        io.err.write(`hdrnn: training interrupted; saved epoch ${lastEpoch.epoch} to ${o.net}\n`);
+      } else {
+        io.err.write('hdrnn: training interrupted before the first epoch ended; nothing was saved\n');
+      }
       return 130;
     }
     throw error;
@@ -95,7 +105,6 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
   }
-  const format = o.format === 'auto' ? net.preferredFormat : o.format;
   await net.save(o.net, { format });
   const seconds = (Date.now() - started) / 1000;
   const last = report.epochs[report.epochs.length - 1];
