@@ -67,6 +67,8 @@ export interface NativeTrainEvent {
   correct?: number;
   total?: number;
   testLoss?: number;
+  testRmse?: number;
+  testMae?: number;
   evalSeconds?: number;
   epochsDone?: number;
   aborted?: boolean;

@@ -97,7 +97,7 @@ export interface EpochReport {
   /** Threads the epoch's last mini-batches ran on (the automatic choice unless options.threads was given). */
   threads: number;
   /** Present when testData was given. */
-  test?: { correct: number; total: number; accuracy: number; loss: number; seconds: number };
+  test?: { correct: number; total: number; accuracy: number; loss: number; seconds: number; rmse?: number; mae?: number };
   /** With keepState: the trainer state after this epoch (pass as `resume` to continue from here). */
   state?: Uint8Array;
 }
@@ -589,6 +589,10 @@ export class Network {
                 loss: e.testLoss!,
                 seconds: e.evalSeconds!,
               };
+              if (e.testRmse !== undefined) {
+                report.test.rmse = e.testRmse;
+                report.test.mae = e.testMae;
+              }
             }
             reports.push(report);
             call(onEpoch, report);
