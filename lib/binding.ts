@@ -69,6 +69,8 @@ export interface NativeTrainEvent {
   correct?: number;
   total?: number;
   testLoss?: number;
+  testRmse?: number;
+  testMae?: number;
   evalSeconds?: number;
   epochsDone?: number;
   aborted?: boolean;

@@ -41,18 +41,18 @@ function csvOptions(o: CliOptions, extra: Partial<CsvOptions> = {}): CsvOptions 
 function modelDefaults(o: CliOptions, task: 'classification' | 'regression'): Partial<TrainNetworkOptions> {
   const given = o.given ?? new Set<string>();
   const pick = <T>(key: string, ours: T, theirs: T) => (given.has(key) ? theirs : ours);
-  const flags = o as unknown as Record<string, unknown>; // the model flags from the `train` branch, when present
+  const output = o.output ?? (task === 'regression' ? 'linear' : 'softmax');
   const out: Partial<TrainNetworkOptions> = {
     epochs: pick('epochs', 100, o.epochs),
     batchSize: pick('batchSize', 32, o.batchSize),
     learningRate: pick('learningRate', 0.01, o.learningRate),
-    activation: (flags.activation as TrainNetworkOptions['activation']) ?? 'relu',
-    output: (flags.output as TrainNetworkOptions['output']) ?? (task === 'regression' ? 'linear' : 'softmax'),
-    loss: (flags.loss as TrainNetworkOptions['loss']) ?? (task === 'regression' ? 'quadratic' : 'cross-entropy'),
-    init: (flags.init as TrainNetworkOptions['init']) ?? 'he',
-    optimizer: (flags.optimizer as TrainNetworkOptions['optimizer']) ?? 'adam',
+    activation: o.activation ?? 'relu',
+    output,
+    loss: o.loss ?? (output === 'linear' ? 'quadratic' : 'cross-entropy'),
+    init: o.init ?? 'he',
+    optimizer: o.optimizer ?? 'adam',
   };
-  if (flags.weightDecay !== undefined) out.weightDecay = flags.weightDecay as number;
+  if (o.weightDecay !== undefined) out.weightDecay = o.weightDecay;
   return out;
 }
 

@@ -99,9 +99,9 @@ export interface EpochReport {
   /** Threads the epoch's last mini-batches ran on (the automatic choice unless options.threads was given). */
   threads: number;
   /** Present when testData was given. */
-  test?: { correct: number; total: number; accuracy: number; loss: number; seconds: number };
-  /** Present with validationSplit or validationData. */
-  validation?: { correct: number; total: number; accuracy: number; loss: number; seconds: number };
+  test?: { correct: number; total: number; accuracy: number; loss: number; seconds: number; rmse?: number; mae?: number };
+  /** Present with validationSplit or validationData (rmse and mae for regression). */
+  validation?: { correct: number; total: number; accuracy: number; loss: number; seconds: number; rmse?: number; mae?: number };
   /** With keepState: the trainer state after this epoch (pass as `resume` to continue from here). */
   state?: Uint8Array;
 }
@@ -653,6 +653,7 @@ export class Network {
                   const t0 = process.hrtime.bigint();
                   const r = await this.evaluate(validationData, evalRun);
                   report.validation = { correct: r.correct, total: r.total, accuracy: r.accuracy, loss: r.loss, seconds: Number(process.hrtime.bigint() - t0) / 1e9 };
+                  if (r.rmse !== undefined) Object.assign(report.validation, { rmse: r.rmse, mae: r.mae });
                 }
                 reports.push(report);
                 const said = onEpoch ? await onEpoch(report) : undefined;
@@ -683,6 +684,10 @@ export class Network {
                 loss: e.testLoss!,
                 seconds: e.evalSeconds!,
               };
+              if (e.testRmse !== undefined) {
+                report.test.rmse = e.testRmse;
+                report.test.mae = e.testMae;
+              }
             }
             if (waitEpochs) {
               void gate();

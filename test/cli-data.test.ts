@@ -91,6 +91,16 @@ describe('hdrnn train/eval/infer --csv (classification: seattle-weather)', () =>
     expect(j.epochs[0].validation.total).toBe(Math.round(1461 * 0.2));
   });
 
+  it('the model flags override the CSV defaults', async () => {
+    const file = path.join(tmp.dir, 'flags.nn');
+    const r = await run('train', '--csv', SEATTLE, '--target', 'weather', '--features', features, '-e', '2', '--activation', 'tanh', '--output', 'sigmoid', '--init', 'xavier', '--optimizer', 'momentum', '-lr', '0.1', '-n', file, '--json');
+    expect(r.code).toBe(0);
+    const net = await Network.load(file);
+    expect(net.activations).toEqual(['tanh', 'sigmoid']);
+    expect(net.loss).toBe('cross-entropy');
+    expect(JSON.parse(r.out).epochs).toHaveLength(2);
+  });
+
   it('names what is wrong', async () => {
     const noTarget = await run('train', '--csv', SEATTLE);
     expect(noTarget).toMatchObject({ code: 2, err: expect.stringMatching(/needs --target/) });

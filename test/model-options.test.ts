@@ -256,8 +256,10 @@ describe('model options', () => {
     expect(data.task).toBe('classification');
     const net = new Network({ shape: [3, 16, 2], activation: 'tanh', output: 'linear', init: 'xavier', seed: 3 });
     const before = await net.evaluate(set);
-    await net.train(set, { epochs: 60, batchSize: 10, learningRate: 0.05, seed: 2, optimizer: 'momentum' });
+    const report = await net.train(set, { epochs: 60, batchSize: 10, learningRate: 0.05, seed: 2, optimizer: 'momentum', testData: set });
     const e = await net.evaluate(set);
+    expect(report.epochs[59].test!.rmse).toBe(e.rmse);
+    expect(report.epochs[59].test!.mae).toBe(e.mae);
     expect(e.rmse).toBeLessThan(0.08);
     expect(e.rmse!).toBeLessThan(before.rmse! / 4);
     expect(e.mae!).toBeLessThanOrEqual(e.rmse!);

@@ -22,6 +22,8 @@ struct TrainEvent {
   bool has_test = false;
   size_t correct = 0, total = 0;
   double test_loss = 0;
+  bool regression = false;   // test data with float targets: rmse and mae below
+  double test_rmse = 0, test_mae = 0;
   double seconds = 0;      // training time of this epoch (or of the run, for done)
   double eval_seconds = 0; // time spent evaluating the test set
   uint32_t epochs_done = 0;
@@ -175,6 +177,9 @@ void TrainJob::Run() {
       event->correct = result.correct;
       event->total = result.total;
       event->test_loss = result.loss;
+      event->regression = test_.data.targets != nullptr;
+      event->test_rmse = result.rmse;
+      event->test_mae = result.mae;
       event->eval_seconds = Since(eval_start);
     }
     epochs_done = epoch;
@@ -230,6 +235,10 @@ void TrainJob::CallJs(Napi::Env env, Napi::Function callback, TrainJob *, TrainE
     o.Set("correct", Napi::Number::New(env, (double)event->correct));
     o.Set("total", Napi::Number::New(env, (double)event->total));
     o.Set("testLoss", Napi::Number::New(env, event->test_loss));
+    if (event->regression) {
+      o.Set("testRmse", Napi::Number::New(env, event->test_rmse));
+      o.Set("testMae", Napi::Number::New(env, event->test_mae));
+    }
     o.Set("evalSeconds", Napi::Number::New(env, event->eval_seconds));
   }
   if (event->type == TrainEvent::kDone || event->type == TrainEvent::kError) {
