@@ -262,6 +262,11 @@ describe('hostile CSV', () => {
     expect((await codeOf(loadCsv(file, { ...opts, limits: { maxFileBytes: 5 } }))).code).toBe('ERR_HDRNN_LIMIT');
   });
 
+  it('passes on file system errors with their codes', async () => {
+    await expect(loadCsv(path.join(tmp.dir, 'absent.csv'), opts)).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(loadCsv(tmp.dir, opts)).rejects.toMatchObject({ code: 'EISDIR' });
+  });
+
   it('refuses an empty file, a header alone, and a file whose every row is dropped', async () => {
     expect(await codeOf(loadCsv(write('empty.csv', ''), opts))).toMatchObject({ code: 'ERR_HDRNN_BAD_DATA', message: expect.stringMatching(/is empty/) });
     expect((await codeOf(parseCsv('a,b,y\n', opts))).message).toMatch(/no data rows/);

@@ -168,6 +168,15 @@ describe('validation split', () => {
     expect(report.epochs[1].validation).toMatchObject({ correct: ev.correct, total: 80, loss: ev.loss });
   });
 
+  it('keeps regression targets with their rows', () => {
+    const inputs = Float32Array.from({ length: 50 * 2 }, (_, i) => i);
+    const targets = Float32Array.from({ length: 50 }, (_, i) => 1000 + i);
+    const reg = Dataset.from({ inputs, inputSize: 2, targets, targetSize: 1 });
+    const { train: a, validation: b } = splitDataset(reg, 0.3, 1n);
+    expect([a.count, b.count]).toEqual([35, 15]);
+    for (const d of [a, b]) for (let i = 0; i < d.count; i++) expect(d.targets![i]).toBe(1000 + d.input(i)[0] / 2);
+  });
+
   it('refuses a fraction outside (0, 1) and both ways at once', async () => {
     const net = new Network({ shape: [24, 12, 4], seed: 4 });
     await expect(net.train(data, { epochs: 1, validationSplit: 1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
