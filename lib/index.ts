@@ -29,6 +29,7 @@ export {
   type TrainOptions,
   type TrainReport,
 } from './network';
+export { type AverageMethod, type AverageOptions, type ParameterSet } from './parameters';
 export { readPgm, decodePgm, encodePgm, imageToText, type GreyImage, type ReadPgmOptions } from './pgm';
 
 /** The package version. */
