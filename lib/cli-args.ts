@@ -206,6 +206,7 @@ Commands:
   eval    evaluate a saved network on the MNIST test set
   infer   classify a 28x28 greyscale PGM image with a saved network
   help    show this help
+  fleet   federated averaging over MQTT: fleet serve | join | demo (hdrnn fleet --help)
 
 hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
             [-bs, --batch_size, --batch-size 10] [-lr, --learning_rate, --learning-rate 3]

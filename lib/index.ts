@@ -30,6 +30,8 @@ export {
   type TrainReport,
 } from './network';
 export { type AverageMethod, type AverageOptions, type ParameterSet } from './parameters';
+export * as fleet from './fleet/index';
+export { FleetAggregator, FleetDevice } from './fleet/index';
 export { readPgm, decodePgm, encodePgm, imageToText, type GreyImage, type ReadPgmOptions } from './pgm';
 
 /** The package version. */
