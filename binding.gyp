@@ -51,6 +51,11 @@
         "native/core/src/train_batched.c",
         "native/core/src/evaluate.c",
         "native/core/src/average.c",
+        "native/core/src/activations.c",
+        "native/core/src/losses.c",
+        "native/core/src/model.c",
+        "native/core/src/optimizers.c",
+        "native/core/src/trainer_state.c",
         "native/core/kernels/kernels_portable.c",
         "native/core/kernels/kernels_select.c"
       ]
@@ -62,6 +67,7 @@
         "native/addon/errors.cc",
         "native/addon/bytes.cc",
         "native/addon/network.cc",
+        "native/addon/model.cc",
         "native/addon/train_job.cc",
         "native/addon/workers.cc",
         "native/addon/parsers.cc",

@@ -30,6 +30,10 @@ export interface NativeDataset {
   labelsType: 'u8' | 'u32';
   count: number;
   inputSize: number;
+  /** Regression: float32 targets instead of labels. */
+  targets?: NativeBytes;
+  targetsOffset?: number;
+  targetSize?: number;
 }
 
 export interface NativeRunOptions {
@@ -45,6 +49,11 @@ export interface NativeTrainOptions extends NativeRunOptions {
   seed: bigint;
   algorithm: 'batched' | 'reference';
   progressEvery: number;
+  optimizer?: { type: string; momentum?: number; beta1?: number; beta2?: number; epsilon?: number };
+  weightDecay?: number;
+  schedule?: { type: 'step'; every: number; factor: number } | { type: 'cosine'; minLearningRate: number };
+  resume?: Uint8Array;
+  keepState?: boolean;
 }
 
 export interface NativeTrainEvent {
@@ -62,6 +71,7 @@ export interface NativeTrainEvent {
   epochsDone?: number;
   aborted?: boolean;
   error?: Error;
+  state?: Uint8Array;
 }
 
 export interface NativeEvaluation {
@@ -70,13 +80,22 @@ export interface NativeEvaluation {
   loss: number;
   outputs: number;
   confusion?: Float64Array;
+  rmse?: number;
+  mae?: number;
 }
 
 export interface NativeNetwork {
   readonly shape: number[];
   readonly parameterCount: number;
   readonly training: boolean;
-  encode(format: 'seed' | 'v2'): Promise<Buffer>;
+  readonly activations: string[];
+  readonly loss: string;
+  setStandardization(mean: Float32Array | null, std: Float32Array | null): void;
+  standardization(): { mean: Float32Array; std: Float32Array } | null;
+  /** Present once the addon stores class names (format v3). */
+  setClasses?(names: string[] | null): void;
+  classes?(): string[] | null;
+  encode(format: 'seed' | 'v2' | 'v3'): Promise<Buffer>;
   infer(input: Float32Array | Uint8Array | Uint8ClampedArray, options: NativeRunOptions): Promise<{ label: number; scores: Float32Array }>;
   inferBatch(inputs: NativeDataset, options: NativeRunOptions): Promise<{ labels: Uint32Array; scores: Float32Array; outputs: number }>;
   evaluate(data: NativeDataset, options: NativeRunOptions): Promise<NativeEvaluation>;
@@ -85,9 +104,9 @@ export interface NativeNetwork {
 }
 
 export interface NativeNetworkConstructor {
-  new (shape: number[], seed: bigint, limits?: NativeLimits): NativeNetwork;
-  fromBuffer(bytes: Uint8Array | ArrayBuffer, limits?: NativeLimits): { network: NativeNetwork; format: 'seed' | 'v2' };
-  decode(bytes: NativeBytes, limits?: NativeLimits): Promise<{ network: NativeNetwork; format: 'seed' | 'v2' }>;
+  new (shape: number[], seed: bigint, limits?: NativeLimits, model?: { activations: string[]; loss: string; init: string }): NativeNetwork;
+  fromBuffer(bytes: Uint8Array | ArrayBuffer, limits?: NativeLimits): { network: NativeNetwork; format: 'seed' | 'v2' | 'v3' };
+  decode(bytes: NativeBytes, limits?: NativeLimits): Promise<{ network: NativeNetwork; format: 'seed' | 'v2' | 'v3' }>;
 }
 
 export interface NativeBinding {
@@ -104,6 +123,7 @@ export interface NativeBinding {
     options: { method: 'mean' | 'median' | 'trimmed-mean'; trim: number; clipNorm: number; base?: NativeNetwork },
   ): Promise<NativeNetwork>;
   setParameters(network: NativeNetwork, values: Float32Array): Promise<void>;
+  standardize(data: NativeDataset): Promise<{ mean: Float32Array; std: Float32Array }>;
   decodePgm(bytes: NativeBytes, limits?: NativeLimits): Promise<{ width: number; height: number; maxval: number; binary: boolean; pixels: Float32Array }>;
 }
 

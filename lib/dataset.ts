@@ -19,6 +19,13 @@ export interface DatasetSource {
   inputs: Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | readonly number[];
   /** One class index per example (0 .. outputs-1). Needed to train and evaluate. */
   labels?: Uint8Array | Uint16Array | Uint32Array | Int32Array | readonly number[];
+  /**
+   * Regression: `count * targetSize` float targets (what the network should output for each
+   * example), instead of labels.
+   */
+  targets?: Float32Array | Float64Array | readonly number[];
+  /** Values per target; default 1 when targets are given. */
+  targetSize?: number;
   /** Values per example; defaults to width * height. */
   inputSize?: number;
   /** For images: the width and height of each (informational; width*height must equal inputSize). */
@@ -38,6 +45,9 @@ interface Parts {
   width?: number;
   height?: number;
   classes: number;
+  targets?: NativeBytes;
+  targetsOffset?: number;
+  targetSize?: number;
 }
 
 const MAX_ROWS = 2 ** 32 - 1;
@@ -58,6 +68,10 @@ export class Dataset {
   readonly inputType: 'u8' | 'f32';
   /** One more than the largest label (0 without labels): the outputs a network needs. */
   readonly classes: number;
+  /** Values per target for regression data (0 for labelled or unlabelled data). */
+  readonly targetSize: number;
+  /** 'regression' when the examples have float targets, else 'classification'. */
+  readonly task: 'classification' | 'regression';
   readonly #parts: Parts;
   #inputsView: InputValues | undefined;
   #labelsView: Uint8Array | Uint32Array | undefined;
@@ -70,6 +84,8 @@ export class Dataset {
     this.height = parts.height;
     this.inputType = parts.inputType;
     this.classes = parts.classes;
+    this.targetSize = parts.targets ? (parts.targetSize ?? 1) : 0;
+    this.task = parts.targets ? 'regression' : 'classification';
     Object.freeze(this);
   }
 
@@ -119,6 +135,29 @@ export class Dataset {
       }
     }
 
+    const targets = opt(o, 'targets');
+    let targetBytes: NativeBytes | undefined;
+    let targetSize: number | undefined;
+    if (targets !== undefined) {
+      if (labels !== undefined) throw typeError('source.labels', 'absent when targets are given (one or the other)', labels);
+      if (!isFloat(targets)) throw typeError('source.targets', 'a Float32Array, Float64Array or number[]', targets);
+      if (Array.isArray(targets)) numbers(targets, 'source.targets');
+      else attached(targets as ArrayBufferView, 'source.targets');
+      targetSize = opt(o, 'targetSize') === undefined ? 1 : integer(opt(o, 'targetSize'), 'source.targetSize', 1, 2 ** 20);
+      const tl = (targets as ArrayLike<number>).length;
+      if (tl !== count * targetSize) {
+        throw rangeError('source.targets length', `count * targetSize (${count} * ${targetSize})`, tl);
+      }
+      targetBytes = new native.NativeBytes(tl * 4);
+      const view = new Float32Array(targetBytes.view());
+      view.set(targets as ArrayLike<number>);
+      for (let i = 0; i < tl; i++) {
+        if (!Number.isFinite(view[i])) throw rangeError(`source.targets[${i}]`, 'a finite number (as a float32)', (targets as ArrayLike<number>)[i]);
+      }
+    } else if (opt(o, 'targetSize') !== undefined) {
+      throw typeError('source.targets', 'present when targetSize is given', undefined);
+    }
+
     let labelBytes: NativeBytes | undefined;
     let labelType: 'u8' | 'u32' = 'u8';
     let classes = 0;
@@ -156,6 +195,9 @@ export class Dataset {
       width,
       height,
       classes,
+      targets: targetBytes,
+      targetsOffset: 0,
+      targetSize,
     });
   }
 
@@ -175,6 +217,22 @@ export class Dataset {
           : new Float32Array(p.inputs.view(), p.inputsOffset, n);
     }
     return this.#inputsView;
+  }
+
+  /** The regression targets (a view of native memory, count * targetSize), or undefined. */
+  get targets(): Float32Array | undefined {
+    const p = this.#parts;
+    if (!p.targets) return undefined;
+    return new Float32Array(p.targets.view(), p.targetsOffset ?? 0, p.count * this.targetSize);
+  }
+
+  /**
+   * Fits a per-input standardisation on this dataset: the mean and the (population) standard
+   * deviation of each input (after bytes are scaled by 1/255), std floored at 1e-6. Runs off the
+   * JavaScript thread. Give it to Network.setStandardization.
+   */
+  async standardize(): Promise<{ mean: Float32Array; std: Float32Array }> {
+    return native.standardize(this.toNative());
   }
 
   /** The labels (a view of native memory), or undefined. */
@@ -215,6 +273,7 @@ export class Dataset {
       ...p,
       inputsOffset: p.inputsOffset + start * p.inputSize * valueBytes,
       labelsOffset: p.labelsOffset + start * labelBytes,
+      targetsOffset: (p.targetsOffset ?? 0) + start * this.targetSize * 4,
       count: end - start,
     });
   }
@@ -231,6 +290,7 @@ export class Dataset {
       labelsType: p.labelType,
       count: p.count,
       inputSize: p.inputSize,
+      ...(p.targets ? { targets: p.targets, targetsOffset: p.targetsOffset ?? 0, targetSize: this.targetSize } : {}),
     };
   }
 }

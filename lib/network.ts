@@ -19,19 +19,37 @@ import { Dataset } from './dataset';
 import { abortError, ErrorCodes, hdrnnError } from './errors';
 import { readFileNative, writeFileAtomic } from './files';
 import { resolveLimits, type Limits } from './limits';
+import * as model from './model';
+import type { Activation, HiddenActivation, Init, Loss, OptimizerName, OptimizerOptions, OutputActivation, OutputKind, Schedule } from './model';
 import type { GreyImage } from './pgm';
 import * as P from './parameters';
 import * as v from './validate';
 
-export type NetworkFormat = 'seed' | 'v2';
+export type NetworkFormat = 'seed' | 'v2' | 'v3';
 export type KernelName = v.KernelName;
 
 export interface NetworkOptions {
   /** Layer sizes, input first, output last: [784, 32, 10] is the seed's default. */
   shape: readonly number[];
-  /** Seed of the N(0, 1) initial weights and biases; random if absent. */
+  /** Seed of the initial weights and biases; random if absent. */
   seed?: number | bigint;
   limits?: Limits;
+  /** Activation of the hidden layers; default 'sigmoid'. */
+  activation?: HiddenActivation;
+  /** Activation of the output layer; default 'sigmoid'. */
+  output?: OutputActivation;
+  /** One activation per non-input layer; overrides activation and output. */
+  activations?: readonly Activation[];
+  /** Cost trained on and reported; default 'quadratic'. 'cross-entropy' needs a softmax or sigmoid output. */
+  loss?: Loss;
+  /** Initial weights: 'normal' (default, the seed's N(0, 1)), 'xavier' or 'he' (biases 0). */
+  init?: Init;
+}
+
+/** Per-input standardisation x' = (x - mean) / std, applied before the first layer. */
+export interface Standardization {
+  mean: Float32Array;
+  std: Float32Array;
 }
 
 /** One example: bytes 0..255 (scaled by 1/255), floats used as they are, or an image from readPgm. */
@@ -40,8 +58,10 @@ export type Input = Float32Array | Float64Array | Uint8Array | Uint8ClampedArray
 export interface InferResult {
   /** Index of the largest output (the first on ties). */
   label: number;
-  /** The output activations, each in (0, 1). */
+  /** The output activations: probabilities (softmax), scores in (0, 1) (sigmoid) or raw values (linear). */
   scores: Float32Array;
+  /** Which of those the scores are (the network's outputKind). */
+  kind: OutputKind;
 }
 
 export interface RunOptions {
@@ -59,10 +79,13 @@ export interface Evaluation {
   total: number;
   /** correct / total (0 for an empty set). */
   accuracy: number;
-  /** Mean quadratic cost 0.5 * |a - y|^2. */
+  /** Mean cost of the network's loss (quadratic: 0.5 * |a - y|^2). */
   loss: number;
-  /** confusion[actual][predicted]: counts. */
+  /** confusion[actual][predicted]: counts (empty rows for regression data). */
   confusion: number[][];
+  /** Regression data (float targets): root mean square and mean absolute error over every output. */
+  rmse?: number;
+  mae?: number;
 }
 
 export interface EpochReport {
@@ -76,6 +99,8 @@ export interface EpochReport {
   threads: number;
   /** Present when testData was given. */
   test?: { correct: number; total: number; accuracy: number; loss: number; seconds: number };
+  /** With keepState: the trainer state after this epoch (pass as `resume` to continue from here). */
+  state?: Uint8Array;
 }
 
 export interface BatchProgress {
@@ -117,18 +142,35 @@ export interface TrainOptions extends RunOptions {
   progressEvery?: number;
   /** 'batched' (default: matrix kernels, threads) or 'reference' (the seed's per-example algorithm). */
   algorithm?: 'batched' | 'reference';
+  /** Default 'sgd' (the seed's exact update); 'momentum' or 'adam' (with their constants as an object). */
+  optimizer?: OptimizerName | OptimizerOptions;
+  /** L2 weight decay lambda: each step also moves w by -eta * lambda * w (weights only). Default 0. */
+  weightDecay?: number;
+  /** Learning-rate schedule over the epochs of this run; default constant. */
+  schedule?: Schedule;
+  /** Report the trainer state (shuffle order and generator, epoch, optimizer moments) with every epoch. */
+  keepState?: boolean;
+  /**
+   * A trainer state from an earlier run's EpochReport.state (same network shape, data size and
+   * optimizer): the run continues exactly as the earlier one would have, given the weights of
+   * that epoch (e.g. from a checkpoint file) and the same other options.
+   */
+  resume?: Uint8Array;
 }
 
 export interface TrainReport {
   epochs: EpochReport[];
   /** Wall time of the whole run, seconds. */
   seconds: number;
+  /** With keepState: the trainer state after the last epoch. */
+  state?: Uint8Array;
 }
 
 export interface SaveOptions {
   /**
    * 'seed': the original .nn format (784 inputs, 10 outputs, hidden layers of at most 255);
-   * 'v2': any shape, with a CRC-32; 'auto' (default): seed when the shape fits, else v2.
+   * 'v2': any shape, with a CRC-32; 'v3': also activations, loss, standardisation and class names;
+   * 'auto' (default): seed when the network fits it, else v2, else v3.
    */
   format?: NetworkFormat | 'auto';
 }
@@ -199,6 +241,10 @@ function toInputArray(input: unknown, size: number, name: string): Float32Array 
 export class Network {
   readonly #native: NativeNetwork;
   readonly #shape: readonly number[];
+  readonly #activations: readonly Activation[];
+  readonly #loss: Loss;
+  #classes: string[] | null = null;
+  #standardized = false;
 
   /** A new network with weights and biases drawn from N(0, 1). */
   constructor(opts: NetworkOptions) {
@@ -222,9 +268,13 @@ export class Network {
       v.numbers(shape, 'options.shape').forEach((n, i) => v.integer(n, `options.shape[${i}]`, 1, 2 ** 32 - 1));
       const seedValue = v.opt(o, 'seed');
       const seed = seedValue === undefined ? randomSeed() : v.seed(seedValue, 'options.seed');
-      this.#native = new native.NativeNetwork([...shape], seed, limits.native);
+      const spec = model.resolveModel(o, shape.length - 1);
+      this.#native = new native.NativeNetwork([...shape], seed, limits.native, spec);
     }
     this.#shape = Object.freeze([...this.#native.shape]);
+    this.#activations = Object.freeze([...this.#native.activations] as Activation[]);
+    this.#loss = this.#native.loss as Loss;
+    this.#standardized = this.#native.standardization() !== null;
   }
 
   static #wrap(n: NativeNetwork): Network {
@@ -267,6 +317,68 @@ export class Network {
     return this.#native.parameterCount;
   }
 
+  /** Activation of each non-input layer. */
+  get activations(): readonly Activation[] {
+    return this.#activations;
+  }
+
+  /** The cost it trains on and reports. */
+  get loss(): Loss {
+    return this.#loss;
+  }
+
+  /** What infer's scores are: 'probabilities' (softmax), 'scores' (sigmoid) or 'values' (linear, tanh, relu). */
+  get outputKind(): OutputKind {
+    return model.outputKind(this.#activations);
+  }
+
+  /** Sets the per-input standardisation (x - mean) / std the core applies before the first layer; null clears it. */
+  setStandardization(s: Standardization | null): void {
+    if (s === null) {
+      this.#native.setStandardization(null, null);
+      this.#standardized = false;
+      return;
+    }
+    const o = v.options(s, 'standardization');
+    const mean = v.opt(o, 'mean'), std = v.opt(o, 'std');
+    for (const [key, a] of [['mean', mean], ['std', std]] as const) {
+      if (!(a instanceof Float32Array)) throw v.typeError(`standardization.${key}`, 'a Float32Array', a);
+      v.attached(a, `standardization.${key}`);
+      if (a.length !== this.#shape[0]) {
+        throw hdrnnError(ErrorCodes.SHAPE_MISMATCH, `standardization.${key} has ${a.length} values but the network takes ${this.#shape[0]} inputs`);
+      }
+      a.forEach((x, i) => {
+        if (!Number.isFinite(x) || (key === 'std' && !(x > 0))) {
+          throw v.rangeError(`standardization.${key}[${i}]`, key === 'std' ? 'a finite number above 0' : 'a finite number', x);
+        }
+      });
+    }
+    this.#native.setStandardization(mean as Float32Array, std as Float32Array);
+    this.#standardized = true;
+  }
+
+  /** The standardisation (copies), or null. */
+  get standardization(): Standardization | null {
+    return this.#native.standardization();
+  }
+
+  /** Names of the output classes, or null (kept in v3 files). */
+  get classes(): string[] | null {
+    return this.#classes === null ? null : [...this.#classes];
+  }
+
+  /** Names the output classes (one per output); null clears them. */
+  setClasses(names: readonly string[] | null): void {
+    if (names === null) {
+      this.#native.setClasses?.(null);
+      this.#classes = null;
+      return;
+    }
+    const list = model.classNames(names, this.#shape[this.#shape.length - 1]);
+    this.#native.setClasses?.(list);
+    this.#classes = list;
+  }
+
   /** True while a training run is using this network. */
   get training(): boolean {
     return this.#native.training;
@@ -275,13 +387,15 @@ export class Network {
   /** The format 'auto' picks for this network: 'seed' when the shape fits it. */
   get preferredFormat(): NetworkFormat {
     const s = this.#shape;
+    const plain = this.#loss === 'quadratic' && this.#activations.every((a) => a === 'sigmoid') && !this.#standardized && this.#classes === null;
+    if (!plain) return 'v3';
     const fits = s[0] === 784 && s[s.length - 1] === 10 && s.length - 2 <= 255 && s.slice(1, -1).every((n) => n <= 255);
     return fits ? 'seed' : 'v2';
   }
 
   #format(options: unknown): NetworkFormat {
     const format = v.opt(v.options(options, 'options'), 'format') ?? 'auto';
-    const f = v.oneOf(format, 'options.format', ['seed', 'v2', 'auto'] as const);
+    const f = v.oneOf(format, 'options.format', ['seed', 'v2', 'v3', 'auto'] as const);
     return f === 'auto' ? this.preferredFormat : f;
   }
 
@@ -301,7 +415,8 @@ export class Network {
   async infer(input: Input, options?: RunOptions): Promise<InferResult> {
     const array = toInputArray(input, this.#shape[0], 'input');
     // One example runs on one thread whatever `threads` says (it is still checked).
-    return this.#native.infer(array, options === undefined ? { threads: 1, kernels: defaultKernels() } : runOptions(options));
+    const r = await this.#native.infer(array, options === undefined ? { threads: 1, kernels: defaultKernels() } : runOptions(options));
+    return { label: r.label, scores: r.scores, kind: this.outputKind };
   }
 
   /** Classifies many examples (a Dataset, an array of inputs, or one flat array of rows). */
@@ -335,8 +450,9 @@ export class Network {
     }
     const { labels, scores, outputs } = await this.#native.inferBatch(data.toNative(), runOptions(options));
     const results: InferResult[] = new Array(labels.length);
+    const kind = this.outputKind;
     for (let i = 0; i < labels.length; i++) {
-      results[i] = { label: labels[i], scores: scores.subarray(i * outputs, (i + 1) * outputs) };
+      results[i] = { label: labels[i], scores: scores.subarray(i * outputs, (i + 1) * outputs), kind };
     }
     return results;
   }
@@ -349,7 +465,12 @@ export class Network {
     for (let i = 0; i < r.outputs; i++) {
       confusion.push(r.confusion ? Array.from(r.confusion.subarray(i * r.outputs, (i + 1) * r.outputs)) : []);
     }
-    return { correct: r.correct, total: r.total, accuracy: r.total > 0 ? r.correct / r.total : 0, loss: r.loss, confusion };
+    const result: Evaluation = { correct: r.correct, total: r.total, accuracy: r.total > 0 ? r.correct / r.total : 0, loss: r.loss, confusion };
+    if (r.rmse !== undefined) {
+      result.rmse = r.rmse;
+      result.mae = r.mae;
+    }
+    return result;
   }
 
   /** A copy of the weights and biases, layer by layer. */
@@ -378,6 +499,7 @@ export class Network {
       const signal = v.signal(v.opt(o, 'signal'), 'options.signal');
       const onEpoch = v.callback<(r: EpochReport) => void>(v.opt(o, 'onEpoch'), 'options.onEpoch');
       const onProgress = v.callback<(p: BatchProgress) => void>(v.opt(o, 'onProgress'), 'options.onProgress');
+      const extra = model.optimizerOptions(o);
       const batches = Math.ceil(data.count / Math.min(batchSize, Math.max(1, data.count)));
       const progressEvery =
         v.opt(o, 'progressEvery') !== undefined
@@ -388,6 +510,7 @@ export class Network {
       if (signal?.aborted) throw abortError(signal.reason);
 
       const reports: EpochReport[] = [];
+      let lastState: Uint8Array | undefined;
       let settled = false;
       let callbackError: unknown;
       let handle: { abort(): void } | undefined;
@@ -422,6 +545,7 @@ export class Network {
             break;
           case 'epoch': {
             const report: EpochReport = { epoch: e.epoch, epochs, loss: e.loss, seconds: e.seconds, threads: e.threads ?? 1 };
+            if (e.state !== undefined) report.state = lastState = e.state;
             if (e.total !== undefined) {
               report.test = {
                 correct: e.correct!,
@@ -437,6 +561,7 @@ export class Network {
           }
           case 'done': {
             const report: TrainReport = { epochs: reports, seconds: e.seconds };
+            if (lastState !== undefined) report.state = lastState;
             if (callbackError !== undefined) finish(() => reject(callbackError));
             else if (e.aborted) finish(() => reject(abortError(signal?.reason, { report })));
             else finish(() => resolve(report));
@@ -453,7 +578,7 @@ export class Network {
         handle = this.#native.train(
           data.toNative(),
           testData instanceof Dataset ? testData.toNative() : null,
-          { ...run, epochs, batchSize, learningRate, shuffle, seed, algorithm, progressEvery },
+          { ...run, epochs, batchSize, learningRate, shuffle, seed, algorithm, progressEvery, ...extra },
           onEvent,
         );
       } catch (error) {

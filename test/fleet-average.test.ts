@@ -66,6 +66,8 @@ describe('Network.average', () => {
     const b = new Network({ shape: [4, 2, 2], seed: 2 });
     await expect(Network.average([])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE' });
     await expect(Network.average([{ network: a, weight: 1 }, { network: b, weight: 1 }])).rejects.toMatchObject({ code: 'ERR_HDRNN_SHAPE_MISMATCH' });
+    const relu = new Network({ shape: [4, 3, 2], seed: 3, activation: 'relu' });
+    await expect(Network.average([{ network: a, weight: 1 }, { network: relu, weight: 1 }])).rejects.toMatchObject({ code: 'ERR_HDRNN_SHAPE_MISMATCH' });
     await expect(Network.average([{ network: a, weight: NaN }])).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(Network.average([{ network: a, weight: -1 }])).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
     await expect(Network.average([{ network: a, weight: 0 }])).rejects.toMatchObject({ code: 'ERR_HDRNN_INVALID_ARGUMENT' });
@@ -88,6 +90,14 @@ describe('parameters as values', () => {
     const pb = await b.getParameters();
     (await again.getParameters()).weights.forEach((w, l) => w.forEach((x, i) => expect(x).toBeCloseTo(pb.weights[l][i], 5)));
     expect(await a.getParameters()).toEqual(pa); // apply makes a new network
+    // The model options travel with the parameters.
+    const soft = new Network({ shape: [7, 4, 3], seed: 1, output: 'softmax', loss: 'cross-entropy', init: 'xavier' });
+    const moved = await soft.apply(await b.diff(a));
+    expect(moved.activations).toEqual(soft.activations);
+    expect(moved.loss).toBe('cross-entropy');
+    const avg = await Network.average([{ network: soft, weight: 1 }, { network: moved, weight: 1 }]);
+    expect(avg.activations).toEqual(['sigmoid', 'softmax']);
+    expect(avg.loss).toBe('cross-entropy');
   });
 
   it('refuses parameters that do not fit or are not finite', async () => {

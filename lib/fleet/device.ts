@@ -29,7 +29,8 @@ export interface DeviceOptions extends ConnectionOptions {
   device: string;
   /** The device's own examples; never leave it. */
   data: Dataset;
-  /** Local training per round; default 1 epoch, batch 10, learning rate 3 (the seed's), threads 1. */
+  /** Local training per round; default 1 epoch, batch 10, threads 1, learning rate 0.5 for a
+   * cross-entropy model (softmax + Xavier: the fleet's default) and 3 for the seed's quadratic one. */
   train?: DeviceTrainOptions;
   /** Values of the update: 'f32' (default), 'f16' or 'i8'. */
   encoding?: UpdateEncoding;
@@ -42,6 +43,11 @@ export declare interface FleetDevice {
   on(event: 'model', listener: (m: { round: number }) => void): this;
   on(event: 'sent', listener: (s: { round: number; bytes: number; seconds: number }) => void): this;
   on(event: 'error', listener: (e: Error) => void): this;
+}
+
+/** The learning rate a round's local training uses unless told: measured per loss (MEASUREMENTS.md). */
+export function defaultLearningRate(net: Network): number {
+  return net.loss === 'cross-entropy' ? 0.5 : 3;
 }
 
 export class FleetDevice extends EventEmitter {
@@ -109,7 +115,7 @@ export class FleetDevice extends EventEmitter {
       this.#status('training', model.round);
       const net = model.network;
       const base = Network.fromBuffer(model.bytes);
-      await net.train(this.#o.data, { epochs: 1, batchSize: 10, learningRate: 3, threads: 1, ...this.#o.train, signal: abort.signal });
+      await net.train(this.#o.data, { epochs: 1, batchSize: 10, learningRate: defaultLearningRate(net), threads: 1, ...this.#o.train, signal: abort.signal });
       const delta = await net.diff(base);
       const bytes = encodeUpdate({
         fleet: this.fleet,

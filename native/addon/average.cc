@@ -141,7 +141,8 @@ Napi::Value AverageNetworks(const Napi::CallbackInfo &info) {
   std::vector<std::shared_ptr<NetState>> inputs;
   inputs.reserve(count);
   for (uint32_t i = 0; i < count; i++) inputs.push_back(ExpectNetwork(env, list.Get(i), "networks[i]"));
-  // Shapes are compared here, on the calling thread, so a mismatch fails fast.
+  // Shapes and activations are compared here, on the calling thread, so a
+  // mismatch fails fast (the core checks again, with the standardisation).
   const hdrnn_network *first = inputs[0]->net;
   for (uint32_t i = 1; i < count; i++) {
     const hdrnn_network *n = inputs[i]->net;
@@ -150,6 +151,10 @@ Napi::Value AverageNetworks(const Napi::CallbackInfo &info) {
                     hdrnn_network_layer_count(n) * sizeof(uint32_t)) != 0)
       throw MakeError(env, "ERR_HDRNN_SHAPE_MISMATCH",
                       "network " + std::to_string(i) + " has a different shape from network 0");
+    for (size_t l = 0; l + 1 < hdrnn_network_layer_count(n); l++)
+      if (hdrnn_network_activation(n, l) != hdrnn_network_activation(first, l))
+        throw MakeError(env, "ERR_HDRNN_SHAPE_MISMATCH",
+                        "network " + std::to_string(i) + " has different activations from network 0");
   }
   hdrnn_average_options options;
   hdrnn_average_options_default(&options);

@@ -47,6 +47,21 @@ DatasetRef ExpectDataset(Napi::Env env, const Napi::Value &v, const char *what, 
   ref.data.count = (size_t)count;
   ref.data.input_size = (size_t)input_size;
 
+  const Napi::Value targets = Option(o, "targets");
+  if (!targets.IsUndefined() && !targets.IsNull()) {
+    // Regression: count * targetSize float32 targets instead of labels.
+    const double target_size = ExpectInteger(env, Option(o, "targetSize"),
+                                             (name + ".targetSize").c_str(), 1, 1048576.0);
+    ref.targets = Bytes::StoreOf(env, targets, (name + ".targets").c_str());
+    const double t_offset = ExpectInteger(env, Option(o, "targetsOffset"),
+                                          (name + ".targetsOffset").c_str(), 0, 4294967295.0);
+    if ((size_t)t_offset % 4 != 0) ThrowRange(env, name + ".targetsOffset must be a multiple of 4");
+    if (count * target_size > 9007199254740991.0) ThrowRange(env, name + " is too large");
+    CheckSpan(env, *ref.targets, t_offset, count * target_size, 4, name + ".targets");
+    ref.data.targets = reinterpret_cast<const float *>(ref.targets->data + (size_t)t_offset);
+    ref.data.target_size = (size_t)target_size;
+    return ref;
+  }
   const Napi::Value labels = Option(o, "labels");
   if (labels.IsUndefined() || labels.IsNull()) {
     if (need_labels) ThrowType(env, name + " needs labels");

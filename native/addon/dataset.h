@@ -16,6 +16,7 @@ struct DatasetRef {
   std::shared_ptr<Store> inputs;
   std::shared_ptr<Store> labels;
   hdrnn_dataset data{};
+  std::shared_ptr<Store> targets; // regression targets instead of labels
 };
 
 // v: { inputs: NativeBytes, inputsOffset, inputsType: 'u8'|'f32',

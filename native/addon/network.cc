@@ -10,6 +10,7 @@
 #include "bytes.h"
 #include "dataset.h"
 #include "errors.h"
+#include "model.h"
 #include "train_job.h"
 #include "workers.h"
 
@@ -39,7 +40,8 @@ hdrnn_format ExpectFormat(Napi::Env env, const Napi::Value &v) {
   const std::string f = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
   if (f == "seed") return HDRNN_FORMAT_SEED;
   if (f == "v2") return HDRNN_FORMAT_V2;
-  ThrowType(env, "format must be 'seed' or 'v2'");
+  if (f == "v3") return HDRNN_FORMAT_V3;
+  ThrowType(env, "format must be 'seed', 'v2' or 'v3'");
 }
 
 }  // namespace
@@ -52,6 +54,10 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
        InstanceAccessor<&NetworkWrap::Shape>("shape"),
        InstanceAccessor<&NetworkWrap::ParameterCount>("parameterCount"),
        InstanceAccessor<&NetworkWrap::Training>("training"),
+       InstanceAccessor<&NetworkWrap::Activations>("activations"),
+       InstanceAccessor<&NetworkWrap::Loss>("loss"),
+       InstanceMethod<&NetworkWrap::SetStandardization>("setStandardization"),
+       InstanceMethod<&NetworkWrap::Standardization>("standardization"),
        InstanceMethod<&NetworkWrap::Encode>("encode"),
        InstanceMethod<&NetworkWrap::Infer>("infer"),
        InstanceMethod<&NetworkWrap::InferBatch>("inferBatch"),
@@ -83,8 +89,9 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Netw
   hdrnn_status status;
   if (hdrnn_network_create(&net, sizes.data(), sizes.size(), &limits, &status) != HDRNN_OK)
     throw MakeError(env, status);
-  hdrnn_network_init_normal(net, seed);
+  // Owned from here on, so a bad model option frees it (member destructor).
   state_ = std::make_shared<NetState>(net);
+  ApplyModel(env, net, info[3], seed);
   ReportMemory(env);
 }
 
@@ -129,7 +136,7 @@ Napi::Value NetworkWrap::FromBuffer(const Napi::CallbackInfo &info) {
     throw MakeError(env, status);
   Napi::Object o = Napi::Object::New(env);
   o.Set("network", Adopt(env, net));
-  o.Set("format", Napi::String::New(env, format == HDRNN_FORMAT_SEED ? "seed" : "v2"));
+  o.Set("format", Napi::String::New(env, FormatName(format)));
   return o;
 }
 
@@ -218,10 +225,66 @@ Napi::Value NetworkWrap::Train(const Napi::CallbackInfo &info) {
   return StartTraining(info, state_);
 }
 
+Napi::Value NetworkWrap::Activations(const Napi::CallbackInfo &info) {
+  return ActivationNames(info.Env(), state_->net); // set before any training: no lock
+}
+
+Napi::Value NetworkWrap::Loss(const Napi::CallbackInfo &info) {
+  return Napi::String::New(info.Env(), hdrnn_loss_name(hdrnn_network_loss(state_->net)));
+}
+
+// setStandardization(mean: Float32Array | null, std: Float32Array | null)
+Napi::Value NetworkWrap::SetStandardization(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const size_t inputs = hdrnn_network_sizes(state_->net)[0];
+  std::vector<float> mean, stdev;
+  const bool clear = info[0].IsNull() || info[0].IsUndefined();
+  if (!clear) {
+    for (int k = 0; k < 2; k++) {
+      const char *what = k == 0 ? "mean" : "std";
+      if (!info[k].IsTypedArray()) ThrowType(env, std::string(what) + " must be a Float32Array");
+      const TypedBytes t = ExpectTypedArray(env, info[k], what);
+      if (t.type != napi_float32_array) ThrowType(env, std::string(what) + " must be a Float32Array");
+      if (t.length != inputs)
+        throw MakeError(env, "ERR_HDRNN_SHAPE_MISMATCH",
+                        std::string(what) + " has " + std::to_string(t.length) +
+                            " values but the network takes " + std::to_string(inputs));
+      std::vector<float> &dst = k == 0 ? mean : stdev;
+      dst.resize(inputs);
+      std::memcpy(dst.data(), t.data, inputs * sizeof(float));
+    }
+  }
+  // Changing how inputs are read in the middle of a run would make no sense.
+  if (state_->training.load())
+    throw MakeError(env, "ERR_HDRNN_BUSY", "cannot change the standardisation while training");
+  hdrnn_status status;
+  ReadGuard guard(*state_);
+  if (hdrnn_network_set_standardization(state_->net, clear ? nullptr : mean.data(),
+                                        clear ? nullptr : stdev.data(), &status) != HDRNN_OK)
+    throw MakeError(env, status);
+  return env.Undefined();
+}
+
+Napi::Value NetworkWrap::Standardization(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  ReadGuard guard(*state_);
+  const float *mean = hdrnn_network_mean(state_->net), *stdev = hdrnn_network_std(state_->net);
+  if (mean == nullptr) return env.Null();
+  const size_t inputs = hdrnn_network_sizes(state_->net)[0];
+  Napi::Float32Array m = Napi::Float32Array::New(env, inputs), s = Napi::Float32Array::New(env, inputs);
+  std::memcpy(m.Data(), mean, inputs * sizeof(float));
+  std::memcpy(s.Data(), stdev, inputs * sizeof(float));
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("mean", m);
+  o.Set("std", s);
+  return o;
+}
+
 void InitNetwork(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = NetworkWrap::Define(env);
   Data(env).network_constructor = Napi::Persistent(ctor);
   exports.Set("NativeNetwork", ctor);
+  InitModel(env, exports);
 }
 
 }  // namespace hdrnn_addon

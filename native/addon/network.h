@@ -26,6 +26,10 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value Shape(const Napi::CallbackInfo &info);
   Napi::Value ParameterCount(const Napi::CallbackInfo &info);
   Napi::Value Training(const Napi::CallbackInfo &info);
+  Napi::Value Activations(const Napi::CallbackInfo &info);
+  Napi::Value Loss(const Napi::CallbackInfo &info);
+  Napi::Value SetStandardization(const Napi::CallbackInfo &info);
+  Napi::Value Standardization(const Napi::CallbackInfo &info);
   Napi::Value Encode(const Napi::CallbackInfo &info);
   Napi::Value Infer(const Napi::CallbackInfo &info);
   Napi::Value InferBatch(const Napi::CallbackInfo &info);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "errors.h"
+#include "model.h"
 
 namespace hdrnn_addon {
 
@@ -27,6 +28,7 @@ struct TrainEvent {
   unsigned threads = 0;    // threads the epoch's last mini-batches ran on
   bool aborted = false;
   hdrnn_status status{};
+  std::vector<uint8_t> state; // trainer state after the epoch (keepState)
 };
 
 void AbortToken::Abort() {
@@ -77,6 +79,8 @@ void TrainJob::Run() {
   // and loaded again.
   hdrnn_network *snapshot = nullptr;
   if (code == HDRNN_OK) code = hdrnn_network_clone(state_->net, &snapshot, &status);
+  if (code == HDRNN_OK && !config_.resume.empty())
+    code = hdrnn_trainer_set_state(trainer, config_.resume.data(), config_.resume.size(), &status);
   for (uint32_t epoch = 1; code == HDRNN_OK && epoch <= config_.epochs && !Aborted(); epoch++) {
     const Clock::time_point epoch_start = Clock::now();
     hdrnn_network_copy_parameters(snapshot, state_->net, nullptr); // we are its only writer
@@ -135,6 +139,10 @@ void TrainJob::Run() {
     event->loss = hdrnn_trainer_epoch_loss(trainer);
     event->seconds = Since(epoch_start);
     event->threads = hdrnn_trainer_threads(trainer);
+    if (config_.keep_state) {
+      event->state.resize(hdrnn_trainer_state_size(trainer));
+      hdrnn_trainer_get_state(trainer, event->state.data(), event->state.size(), nullptr);
+    }
     if (has_test_) {
       // This thread is the network's only writer, so it may read the
       // weights without the lock.
@@ -181,6 +189,8 @@ void TrainJob::CallJs(Napi::Env env, Napi::Function callback, TrainJob *, TrainE
   o.Set("loss", Napi::Number::New(env, event->loss));
   o.Set("seconds", Napi::Number::New(env, event->seconds));
   if (event->type == TrainEvent::kEpoch) o.Set("threads", Napi::Number::New(env, event->threads));
+  if (!event->state.empty())
+    o.Set("state", Napi::Buffer<uint8_t>::Copy(env, event->state.data(), event->state.size()));
   if (event->has_test) {
     o.Set("correct", Napi::Number::New(env, (double)event->correct));
     o.Set("total", Napi::Number::New(env, (double)event->total));
@@ -253,6 +263,16 @@ Napi::Value StartTraining(const Napi::CallbackInfo &info, std::shared_ptr<NetSta
   config.options.kernels = ExpectKernels(env, Option(o, "kernels"));
   if (!(v = Option(o, "progressEvery")).IsUndefined())
     config.progress_every = (size_t)ExpectInteger(env, v, "progressEvery", 0, 1e9);
+  ExpectOptimizer(env, o, config.epochs, &config.options);
+  if (!(v = Option(o, "resume")).IsUndefined()) {
+    const TypedBytes t = ExpectTypedArray(env, v, "resume");
+    if (t.type != napi_uint8_array) ThrowType(env, "resume must be a Uint8Array (a trainer state)");
+    config.resume.assign(t.data, t.data + t.length);
+  }
+  if (!(v = Option(o, "keepState")).IsUndefined()) {
+    if (!v.IsBoolean()) ThrowType(env, "keepState must be a boolean");
+    config.keep_state = v.As<Napi::Boolean>().Value();
+  }
   config.eval_options.threads = config.options.threads; // 0: all CPUs
   config.eval_options.kernels = config.options.kernels;
 

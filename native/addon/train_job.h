@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "addon.h"
 #include "dataset.h"
@@ -52,6 +53,8 @@ class TrainJob {
     size_t progress_every = 0; // mini-batches between "batch" events; 0: none
     hdrnn_train_options options{};
     hdrnn_run_options eval_options{};
+    std::vector<uint8_t> resume; // trainer state to continue from (issue 10)
+    bool keep_state = false;     // epoch events carry the trainer state
   };
   static void CallJs(Napi::Env env, Napi::Function callback, TrainJob *job, TrainEvent *event);
   static void Finalize(Napi::Env env, void *unused, TrainJob *job);

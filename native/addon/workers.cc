@@ -5,6 +5,7 @@
 #include <new>
 
 #include "errors.h"
+#include "model.h"
 #include "network.h"
 
 namespace hdrnn_addon {
@@ -115,7 +116,7 @@ class DecodeWorker : public PromiseWorker {
     hdrnn_network *net = net_;
     net_ = nullptr; // owned by the JS object from here on
     o.Set("network", NetworkWrap::Adopt(env, net));
-    o.Set("format", Napi::String::New(env, format_ == HDRNN_FORMAT_SEED ? "seed" : "v2"));
+    o.Set("format", Napi::String::New(env, FormatName(format_)));
     return o;
   }
   FileBytes file_;
@@ -239,6 +240,10 @@ class EvaluateWorker : public PromiseWorker {
     o.Set("correct", Napi::Number::New(env, (double)result_.correct));
     o.Set("total", Napi::Number::New(env, (double)result_.total));
     o.Set("loss", Napi::Number::New(env, result_.loss));
+    if (data_.data.targets != nullptr) {
+      o.Set("rmse", Napi::Number::New(env, result_.rmse));
+      o.Set("mae", Napi::Number::New(env, result_.mae));
+    }
     o.Set("outputs", Napi::Number::New(env, (double)outputs_));
     if (!confusion_.empty()) {
       Napi::Float64Array c = Napi::Float64Array::New(env, confusion_.size());

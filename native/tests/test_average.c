@@ -137,6 +137,12 @@ static void test_refused(void) {
   hdrnn_average_options_default(&opt);
   opt.clip_norm = 1; /* without a base */
   CHECK_CODE(hdrnn_network_average(out, pair, w, 2, &opt, &st), HDRNN_ERR_ARGUMENT);
+  /* Same sizes, different activations: the parameters do not mean the same. */
+  hdrnn_network *relu = make(4);
+  CHECK_CODE(hdrnn_network_set_activation(relu, 0, HDRNN_ACTIVATION_RELU, &st), HDRNN_OK);
+  const hdrnn_network *acts[2] = {a, relu};
+  CHECK_CODE(hdrnn_network_average(out, acts, w, 2, NULL, &st), HDRNN_ERR_MISMATCH);
+  hdrnn_network_free(relu);
   opt.method = (hdrnn_average_method)9;
   CHECK_CODE(hdrnn_network_average(out, pair, w, 2, &opt, &st), HDRNN_ERR_ARGUMENT);
 

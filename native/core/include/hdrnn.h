@@ -110,7 +110,8 @@ hdrnn_code hdrnn_network_check_finite(const hdrnn_network *net,
 
 typedef enum hdrnn_format {
   HDRNN_FORMAT_SEED = 1, /* the seed's .nn: magic 7, 784 in, 10 out, layers <= 255 */
-  HDRNN_FORMAT_V2 = 2    /* this package's versioned format with a CRC-32 */
+  HDRNN_FORMAT_V2 = 2,   /* this package's versioned format with a CRC-32 */
+  HDRNN_FORMAT_V3 = 3    /* v2 plus activations, loss, standardisation, classes (issue 10) */
 } hdrnn_format;
 
 /* The format the bytes claim to be, from their first bytes only. */
@@ -187,6 +188,10 @@ typedef struct hdrnn_dataset {
   const uint32_t *labels32;
   size_t count;
   size_t input_size;
+  /* Regression (issue 10): count * target_size float targets instead of
+   * labels; target_size must equal the network's outputs. NULL: labels. */
+  const float *targets;
+  size_t target_size;
 } hdrnn_dataset;
 
 /* Checks that data fits net (input size, labels present and in range if
@@ -232,6 +237,17 @@ typedef struct hdrnn_train_options {
    * while nonzero, hdrnn_trainer_step returns after the mini-batch in hand.
    * Lets another thread stop training or take a turn at the weights. */
   const int *interrupt;
+  /* Issue 10, all zero = the seed's plain SGD (see "model options" below). */
+  int optimizer;           /* hdrnn_optimizer: 0 = sgd */
+  float momentum;          /* momentum: mu, default 0.9 when 0 */
+  float beta1, beta2;      /* adam: defaults 0.9, 0.999 when 0 */
+  float epsilon;           /* adam: default 1e-8 when 0 */
+  float weight_decay;      /* L2 lambda: w -= eta * lambda * w each step; 0: none */
+  int schedule;            /* hdrnn_schedule: 0 = constant learning rate */
+  uint32_t schedule_every; /* step: epochs between drops */
+  float schedule_factor;   /* step: multiplier per drop */
+  float schedule_min;      /* cosine: learning rate at the last epoch */
+  uint32_t schedule_epochs; /* cosine: epochs of the whole run */
 } hdrnn_train_options;
 
 void hdrnn_train_options_default(hdrnn_train_options *options);
@@ -278,8 +294,11 @@ typedef struct hdrnn_run_options {
 typedef struct hdrnn_evaluation {
   size_t correct;
   size_t total;
-  double loss;        /* mean 0.5*|a-y|^2 */
+  double loss;        /* mean cost of the network's loss (quadratic: 0.5*|a-y|^2) */
   uint64_t *confusion; /* NULL, or out*out counts, [actual][predicted], zeroed by caller */
+  /* With float targets (regression): root mean square and mean absolute
+   * error over every output value; correct stays 0 and confusion untouched. */
+  double rmse, mae;
 } hdrnn_evaluation;
 
 hdrnn_code hdrnn_evaluate(const hdrnn_network *net, const hdrnn_dataset *data,
@@ -319,7 +338,7 @@ void hdrnn_average_options_default(hdrnn_average_options *options);
  * weights[k] (finite, >= 0, positive sum; the mean uses them, the robust
  * methods only skip zero weights). Every parameter must be finite. Sums run
  * in double in the given order, so the result depends only on the inputs.
- * HDRNN_ERR_MISMATCH for a shape that differs, HDRNN_ERR_ARGUMENT for an
+ * HDRNN_ERR_MISMATCH for a shape, activations or standardisation that differ, HDRNN_ERR_ARGUMENT for an
  * empty list, a bad weight or a non-finite parameter. out may not be one of nets.
  */
 hdrnn_code hdrnn_network_average(hdrnn_network *out, const hdrnn_network *const *nets,
@@ -331,6 +350,130 @@ hdrnn_code hdrnn_network_average(hdrnn_network *out, const hdrnn_network *const 
  * NULL) receives the norm before. Non-finite values are HDRNN_ERR_ARGUMENT. */
 hdrnn_code hdrnn_clip_norm(float *delta, size_t n, double max_norm, double *norm,
                            hdrnn_status *status);
+
+/* ------------------------------------------- model options (issue 10) */
+
+/* Activation of a layer (every non-input layer has one; default sigmoid). */
+typedef enum hdrnn_activation {
+  HDRNN_ACTIVATION_SIGMOID = 0,
+  HDRNN_ACTIVATION_TANH = 1,
+  HDRNN_ACTIVATION_RELU = 2,
+  HDRNN_ACTIVATION_LINEAR = 3,
+  HDRNN_ACTIVATION_SOFTMAX = 4, /* output layer only */
+  HDRNN_ACTIVATION_COUNT = 5
+} hdrnn_activation;
+
+/* Cost the network trains on and evaluate reports. */
+typedef enum hdrnn_loss {
+  HDRNN_LOSS_QUADRATIC = 0,     /* 0.5*|a-y|^2, the seed's */
+  HDRNN_LOSS_CROSS_ENTROPY = 1, /* softmax: -sum y ln a; sigmoid: the binary one per output */
+  HDRNN_LOSS_COUNT = 2
+} hdrnn_loss;
+
+/* Initial weights. */
+typedef enum hdrnn_init {
+  HDRNN_INIT_NORMAL = 0, /* the seed's: every weight and bias N(0, 1) */
+  HDRNN_INIT_XAVIER = 1, /* weights N(0, 2/(in+out)), biases 0 */
+  HDRNN_INIT_HE = 2,     /* weights N(0, 2/in), biases 0 */
+  HDRNN_INIT_COUNT = 3
+} hdrnn_init;
+
+typedef enum hdrnn_optimizer {
+  HDRNN_OPTIMIZER_SGD = 0,      /* the seed's: w -= eta/B * gradient */
+  HDRNN_OPTIMIZER_MOMENTUM = 1, /* v = mu v - eta g; w += v */
+  HDRNN_OPTIMIZER_ADAM = 2,     /* Kingma & Ba, bias-corrected */
+  HDRNN_OPTIMIZER_COUNT = 3
+} hdrnn_optimizer;
+
+typedef enum hdrnn_schedule {
+  HDRNN_SCHEDULE_CONSTANT = 0,
+  HDRNN_SCHEDULE_STEP = 1,   /* eta * factor^floor(epoch / every) */
+  HDRNN_SCHEDULE_COSINE = 2, /* min + (eta - min)(1 + cos(pi epoch / epochs)) / 2 */
+  HDRNN_SCHEDULE_COUNT = 3
+} hdrnn_schedule;
+
+/* Lower-case names ("sigmoid", "cross-entropy", "xavier", "adam"); NULL if unknown. */
+const char *hdrnn_activation_name(hdrnn_activation a);
+const char *hdrnn_loss_name(hdrnn_loss l);
+/* Parses a name; HDRNN_ERR_ARGUMENT if unknown. */
+hdrnn_code hdrnn_activation_parse(const char *name, hdrnn_activation *out, hdrnn_status *status);
+
+/* layer in [0, layer_count - 1): the weight layer whose outputs it shapes.
+ * Softmax only on the last layer. A new network is all sigmoid. */
+hdrnn_code hdrnn_network_set_activation(hdrnn_network *net, size_t layer, hdrnn_activation a,
+                                        hdrnn_status *status);
+hdrnn_activation hdrnn_network_activation(const hdrnn_network *net, size_t layer);
+/* Cross-entropy needs a sigmoid or softmax output layer (checked here and
+ * again when training starts). */
+hdrnn_code hdrnn_network_set_loss(hdrnn_network *net, hdrnn_loss loss, hdrnn_status *status);
+hdrnn_loss hdrnn_network_loss(const hdrnn_network *net);
+/* HDRNN_OK when the activations and loss go together. */
+hdrnn_code hdrnn_network_check_model(const hdrnn_network *net, hdrnn_status *status);
+/* Draws the parameters for init with a generator seeded by seed (normal:
+ * exactly hdrnn_network_init_normal). */
+hdrnn_code hdrnn_network_init(hdrnn_network *net, hdrnn_init init, uint64_t seed,
+                              hdrnn_status *status);
+/* 1 when the network is the seed's model (all sigmoid, quadratic, no
+ * standardisation): what the seed and v2 formats can hold. */
+int hdrnn_network_is_plain(const hdrnn_network *net);
+
+/*
+ * Input standardisation x' = (x - mean) / std, applied by the core before
+ * the first layer in training, evaluation and inference (after bytes are
+ * scaled by 1/255). mean and std have sizes[0] finite values, std > 0. NULL
+ * for both clears it.
+ */
+hdrnn_code hdrnn_network_set_standardization(hdrnn_network *net, const float *mean,
+                                             const float *std, hdrnn_status *status);
+/* NULL when none. */
+const float *hdrnn_network_mean(const hdrnn_network *net);
+const float *hdrnn_network_std(const hdrnn_network *net);
+
+/* Names of the output classes (kept in v3 files): count == outputs names of
+ * 1..HDRNN_CLASS_NAME_MAX bytes of valid UTF-8 without NUL; NULL clears. */
+#define HDRNN_CLASS_NAME_MAX 255
+hdrnn_code hdrnn_network_set_classes(hdrnn_network *net, const char *const *names, size_t count,
+                                     hdrnn_status *status);
+/* Class i's name, NUL-terminated; NULL when the network has none. */
+const char *hdrnn_network_class_name(const hdrnn_network *net, size_t i);
+
+/*
+ * v3 files with a trainer state (checkpoints): encode as HDRNN_FORMAT_V3
+ * with state bytes appended to what the network holds; decode points
+ * *state / *state_length into bytes (NULL / 0 when the file has none).
+ */
+hdrnn_code hdrnn_network_encoded_size_v3(const hdrnn_network *net, size_t state_length,
+                                         size_t *size, hdrnn_status *status);
+hdrnn_code hdrnn_network_encode_v3(const hdrnn_network *net, const uint8_t *state,
+                                   size_t state_length, uint8_t *bytes, size_t length,
+                                   hdrnn_status *status);
+hdrnn_code hdrnn_network_decode_v3(const uint8_t *bytes, size_t length, const hdrnn_limits *limits,
+                                   hdrnn_network **out, const uint8_t **state,
+                                   size_t *state_length, hdrnn_status *status);
+
+/* Fits mean and std (population, std floored at 1e-6 so constant inputs
+ * pass through centred) of data's inputs; mean, std: input_size floats. */
+hdrnn_code hdrnn_dataset_standardize(const hdrnn_dataset *data, float *mean, float *std,
+                                     hdrnn_status *status);
+
+/*
+ * Trainer state for checkpoints: everything that makes a resumed run give
+ * the same weights as an uninterrupted one (the shuffle's generator and
+ * order, the epoch count, the optimizer's step count and moments). Take it
+ * between epochs. The layout is private but fixed-size for a trainer:
+ * hdrnn_trainer_state_size bytes, little-endian, versioned.
+ */
+size_t hdrnn_trainer_state_size(const hdrnn_trainer *trainer);
+hdrnn_code hdrnn_trainer_get_state(const hdrnn_trainer *trainer, uint8_t *bytes, size_t length,
+                                   hdrnn_status *status);
+/* Refuses state of another shape, optimizer or dataset size (HDRNN_ERR_MISMATCH). */
+hdrnn_code hdrnn_trainer_set_state(hdrnn_trainer *trainer, const uint8_t *bytes, size_t length,
+                                   hdrnn_status *status);
+/* Checks the optimizer, weight decay and schedule fields (as trainer_create does). */
+hdrnn_code hdrnn_train_options_check(const hdrnn_train_options *options, hdrnn_status *status);
+
+/* Epochs begun so far (the schedule's clock). */
+uint32_t hdrnn_trainer_epoch(const hdrnn_trainer *trainer);
 
 #ifdef __cplusplus
 }

@@ -34,9 +34,17 @@ static void sort_doubles(double *v, size_t n) {
   }
 }
 
+/* Same sizes, same activations and the same input standardisation: only
+ * then do parameters in the same place mean the same thing. (The loss is a
+ * training choice; the result keeps the first network's.) */
 static int same_shape(const hdrnn_network *a, const hdrnn_network *b) {
-  return a->layer_count == b->layer_count &&
-         memcmp(a->sizes, b->sizes, a->layer_count * sizeof *a->sizes) == 0;
+  if (a->layer_count != b->layer_count ||
+      memcmp(a->sizes, b->sizes, a->layer_count * sizeof *a->sizes) != 0 ||
+      memcmp(a->activations, b->activations, a->layer_count - 1) != 0)
+    return 0;
+  if ((a->mean == NULL) != (b->mean == NULL)) return 0;
+  return a->mean == NULL || (memcmp(a->mean, b->mean, a->sizes[0] * sizeof(float)) == 0 &&
+                             memcmp(a->std, b->std, a->sizes[0] * sizeof(float)) == 0);
 }
 
 hdrnn_code hdrnn_network_average(hdrnn_network *out, const hdrnn_network *const *nets,
@@ -70,7 +78,7 @@ hdrnn_code hdrnn_network_average(hdrnn_network *out, const hdrnn_network *const 
       return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "average: network %zu is missing", k);
     if (!same_shape(nets[k], out))
       return hdrnn_fail(status, HDRNN_ERR_MISMATCH,
-                        "average: network %zu has a different shape from the first", k);
+                        "average: network %zu has a different shape, activations or standardisation from out", k);
     if (!isfinite(weights[k]) || weights[k] < 0)
       return hdrnn_fail(status, HDRNN_ERR_ARGUMENT,
                         "average: weight %zu is not a finite number >= 0", k);

@@ -21,7 +21,23 @@ hdrnn_code hdrnn_dataset_check(const hdrnn_dataset *data, const hdrnn_network *n
   size_t values;
   if (!hdrnn_mul_size(data->count, data->input_size, &values))
     return hdrnn_fail(status, HDRNN_ERR_LIMIT, "dataset too large");
-  if (need_labels) {
+  if (need_labels && data->targets != NULL) {
+    /* Regression: float targets, one row of the network's outputs each. */
+    if (data->labels8 != NULL || data->labels32 != NULL)
+      return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "dataset has both labels and targets");
+    if (data->target_size != outputs)
+      return hdrnn_fail(status, HDRNN_ERR_MISMATCH,
+                        "targets have %zu values each but the network has %zu outputs",
+                        data->target_size, outputs);
+    size_t targets;
+    if (!hdrnn_mul_size(data->count, data->target_size, &targets))
+      return hdrnn_fail(status, HDRNN_ERR_LIMIT, "dataset too large");
+    for (size_t i = 0; i < targets; i++)
+      if (!isfinite(data->targets[i]))
+        return hdrnn_fail(status, HDRNN_ERR_ARGUMENT,
+                          "target %zu of example %zu is not a finite number", i % outputs,
+                          i / outputs);
+  } else if (need_labels) {
     if ((data->labels8 == NULL) == (data->labels32 == NULL))
       return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "dataset needs labels");
     for (size_t i = 0; i < data->count; i++) {

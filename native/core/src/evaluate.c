@@ -11,10 +11,13 @@
  * (the confusion counts per thread: integer sums), so every result is the
  * same whatever the thread count and whoever took which chunk.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "activations.h"
 #include "internal.h"
+#include "losses.h"
 #include "kernels.h"
 #include "pool.h"
 
@@ -34,6 +37,8 @@ typedef struct eval_job {
   uint32_t *labels;      /* optional, count */
   int evaluate;          /* labelled: fill the per-chunk results below */
   double *chunk_loss;    /* chunks */
+  double *chunk_sq;      /* chunks: squared errors (float targets) */
+  double *chunk_abs;     /* chunks: absolute errors (float targets) */
   size_t *chunk_correct; /* chunks */
   uint64_t *confusion;   /* threads * outputs * outputs, or NULL */
   int bad_label;         /* a label changed to out of range during the run (atomic) */
@@ -51,12 +56,13 @@ static const float *forward_rows(const eval_job *job, float *ping, float *pong, 
     else
       memcpy(ping + r * n, data->features + (first + r) * n, n * sizeof(float));
   }
+  hdrnn_standardize_rows(net, ping, rows);
   float *in = ping, *out = pong;
   for (size_t l = 0; l + 1 < net->layer_count; l++) {
     const size_t k = net->sizes[l], m = net->sizes[l + 1];
     job->kernels->forward(rows, m, k, in, k, net->params + net->weight_offsets[l], k,
                           net->params + net->bias_offsets[l], out, m);
-    job->kernels->sigmoid(out, rows * m);
+    hdrnn_activate_all(hdrnn_layer_activation(net, l + 1), job->kernels, out, rows, m);
     float *t = in;
     in = out;
     out = t;
@@ -78,12 +84,25 @@ static void eval_thread(void *ctx, unsigned tid, unsigned threads) {
     const size_t rows = job->data->count - first < CHUNK ? job->data->count - first : CHUNK;
     const float *a = forward_rows(job, ping, pong, first, rows);
     if (job->scores != NULL) memcpy(job->scores + first * outputs, a, rows * outputs * sizeof(float));
-    double loss = 0.0;
+    double loss = 0.0, sq = 0.0, abs_sum = 0.0;
     size_t correct = 0;
+    const hdrnn_loss_ops *cost = hdrnn_loss_ops_of(job->net->loss);
+    const hdrnn_activation output =
+        (hdrnn_activation)job->net->activations[job->net->layer_count - 2];
     for (size_t r = 0; r < rows; r++) {
       const size_t predicted = hdrnn_argmax(a + r * outputs, outputs);
       if (job->labels != NULL) job->labels[first + r] = (uint32_t)predicted;
       if (!job->evaluate) continue;
+      if (job->data->targets != NULL) {
+        const hdrnn_target y = hdrnn_dataset_target(job->data, first + r);
+        loss += cost->cost(output, a + r * outputs, &y, outputs);
+        for (size_t j = 0; j < outputs; j++) {
+          const double e = (double)a[r * outputs + j] - (double)y.values[j];
+          sq += e * e;
+          abs_sum += e < 0 ? -e : e;
+        }
+        continue;
+      }
       const uint32_t label = hdrnn_dataset_label(job->data, first + r);
       /* The labels were checked before the run, but they live in the
        * caller's memory and may be rewritten meanwhile: never index with one
@@ -92,15 +111,23 @@ static void eval_thread(void *ctx, unsigned tid, unsigned threads) {
         __atomic_store_n(&job->bad_label, 1, __ATOMIC_RELAXED);
         continue;
       }
-      for (size_t j = 0; j < outputs; j++) {
-        const double diff = (double)a[r * outputs + j] - (j == label ? 1.0 : 0.0);
-        loss += 0.5 * diff * diff;
+      if (job->net->loss == HDRNN_LOSS_QUADRATIC) {
+        /* The seed's sum, term by term as it always was. */
+        for (size_t j = 0; j < outputs; j++) {
+          const double diff = (double)a[r * outputs + j] - (j == label ? 1.0 : 0.0);
+          loss += 0.5 * diff * diff;
+        }
+      } else {
+        const hdrnn_target y = hdrnn_dataset_target(job->data, first + r);
+        loss += cost->cost(output, a + r * outputs, &y, outputs);
       }
       correct += predicted == label;
       if (confusion != NULL) confusion[(size_t)label * outputs + predicted]++;
     }
     if (job->evaluate) {
       job->chunk_loss[c] = loss;
+      job->chunk_sq[c] = sq;
+      job->chunk_abs[c] = abs_sum;
       job->chunk_correct[c] = correct;
     }
   }
@@ -166,6 +193,8 @@ hdrnn_code hdrnn_evaluate(const hdrnn_network *net, const hdrnn_dataset *data,
     return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "%u threads is more than 1024", most_threads);
   job.chunk_loss = calloc(chunks + 1, sizeof *job.chunk_loss);
   job.chunk_correct = calloc(chunks + 1, sizeof *job.chunk_correct);
+  job.chunk_sq = calloc(chunks + 1, sizeof *job.chunk_sq);
+  job.chunk_abs = calloc(chunks + 1, sizeof *job.chunk_abs);
   size_t cells = 0;
   if (result->confusion != NULL &&
       (!hdrnn_mul_size(outputs, outputs, &cells) || !hdrnn_mul_size(cells, most_threads, &cells)))
@@ -174,18 +203,28 @@ hdrnn_code hdrnn_evaluate(const hdrnn_network *net, const hdrnn_dataset *data,
     job.confusion = calloc(cells, sizeof *job.confusion);
     if (job.confusion == NULL) code = hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
   }
-  if (code == HDRNN_OK && (job.chunk_loss == NULL || job.chunk_correct == NULL))
+  if (code == HDRNN_OK && (job.chunk_loss == NULL || job.chunk_correct == NULL ||
+                           job.chunk_sq == NULL || job.chunk_abs == NULL))
     code = hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
   if (code == HDRNN_OK) code = run(&job, options, most_threads, status);
   if (code == HDRNN_OK && job.bad_label)
     code = hdrnn_fail(status, HDRNN_ERR_MISMATCH,
                       "a label changed to one out of range while the evaluation ran");
   if (code == HDRNN_OK) {
-    double loss = 0.0;
+    double loss = 0.0, sq = 0.0, abs_sum = 0.0;
     size_t correct = 0;
     for (size_t c = 0; c < chunks; c++) {
       loss += job.chunk_loss[c];
       correct += job.chunk_correct[c];
+      sq += job.chunk_sq[c];
+      abs_sum += job.chunk_abs[c];
+    }
+    size_t values = 0;
+    if (data->targets != NULL && hdrnn_mul_size(data->count, outputs, &values) && values > 0) {
+      result->rmse = sqrt(sq / (double)values);
+      result->mae = abs_sum / (double)values;
+    } else {
+      result->rmse = result->mae = 0.0;
     }
     result->correct = correct;
     result->total = data->count;
@@ -197,6 +236,8 @@ hdrnn_code hdrnn_evaluate(const hdrnn_network *net, const hdrnn_dataset *data,
   }
   free(job.chunk_loss);
   free(job.chunk_correct);
+  free(job.chunk_sq);
+  free(job.chunk_abs);
   free(job.confusion);
   return code;
 }

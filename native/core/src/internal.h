@@ -21,7 +21,15 @@ struct hdrnn_network {
   size_t *bias_offsets;    /* layer_count - 1 entries */
   size_t parameter_count;
   float *params;           /* parameter_count floats, 64-byte aligned */
+  /* Model options (issue 10); a new network is the seed's model. */
+  uint8_t *activations;    /* layer_count - 1 entries, hdrnn_activation */
+  hdrnn_loss loss;
+  float *mean, *std;       /* sizes[0] each, or both NULL: no standardisation */
+  char **classes;          /* outputs names, or NULL */
 };
+
+/* 1 when bytes[0..n) is valid UTF-8 (no overlongs, surrogates or NUL). */
+int hdrnn_utf8_valid(const uint8_t *bytes, size_t n);
 
 /* Records a failure in status (may be NULL) and returns code. printf-style. */
 hdrnn_code hdrnn_fail(hdrnn_status *status, hdrnn_code code, const char *format, ...)
@@ -71,6 +79,27 @@ float hdrnn_bits_float(uint32_t bits);
 static inline uint32_t hdrnn_dataset_label(const hdrnn_dataset *d, size_t i) {
   return d->labels8 != NULL ? d->labels8[i] : d->labels32[i];
 }
+
+/* What example i should produce: its float targets, or the one-hot row of
+ * its label. */
+typedef struct hdrnn_target {
+  const float *values; /* NULL: one-hot of label */
+  uint32_t label;
+} hdrnn_target;
+
+static inline hdrnn_target hdrnn_dataset_target(const hdrnn_dataset *d, size_t i) {
+  hdrnn_target t;
+  t.values = d->targets != NULL ? d->targets + i * d->target_size : NULL;
+  t.label = d->targets != NULL ? 0 : hdrnn_dataset_label(d, i);
+  return t;
+}
+
+static inline float hdrnn_target_at(const hdrnn_target *t, size_t j) {
+  return t->values != NULL ? t->values[j] : (j == t->label ? 1.0f : 0.0f);
+}
+
+/* x = (x - mean) / std over rows of n inputs, when the network standardises. */
+void hdrnn_standardize_rows(const hdrnn_network *net, float *x, size_t rows);
 
 /* Index of the largest of n values, the first on ties (NaN never wins). */
 size_t hdrnn_argmax(const float *values, size_t n);

@@ -52,8 +52,9 @@ hdrnn_code hdrnn_network_create(hdrnn_network **out, const uint32_t *sizes,
   net->weight_offsets = malloc((count - 1) * sizeof *net->weight_offsets);
   net->bias_offsets = malloc((count - 1) * sizeof *net->bias_offsets);
   net->params = hdrnn_aligned_alloc(net->parameter_count, sizeof(float));
+  net->activations = calloc(count - 1, 1); /* zero: HDRNN_ACTIVATION_SIGMOID */
   if (net->sizes == NULL || net->weight_offsets == NULL || net->bias_offsets == NULL ||
-      net->params == NULL) {
+      net->params == NULL || net->activations == NULL) {
     hdrnn_network_free(net);
     return hdrnn_fail(status, HDRNN_ERR_NO_MEMORY,
                       "out of memory for a network of %zu parameters", (size_t)total);
@@ -77,6 +78,10 @@ void hdrnn_network_free(hdrnn_network *net) {
   free(net->weight_offsets);
   free(net->bias_offsets);
   hdrnn_aligned_free(net->params);
+  free(net->activations);
+  free(net->mean);
+  free(net->std);
+  hdrnn_network_set_classes(net, NULL, 0, NULL);
   free(net);
 }
 
@@ -94,6 +99,19 @@ hdrnn_code hdrnn_network_clone(const hdrnn_network *src, hdrnn_network **out,
       hdrnn_network_create(out, src->sizes, src->layer_count, &unlimited, status);
   if (code != HDRNN_OK) return code;
   memcpy((*out)->params, src->params, src->parameter_count * sizeof(float));
+  memcpy((*out)->activations, src->activations, src->layer_count - 1);
+  (*out)->loss = src->loss;
+  if (src->mean != NULL || src->classes != NULL) {
+    code = hdrnn_network_set_standardization(*out, src->mean, src->std, status);
+    if (code == HDRNN_OK && src->classes != NULL)
+      code = hdrnn_network_set_classes(*out, (const char *const *)src->classes,
+                                       src->sizes[src->layer_count - 1], status);
+    if (code != HDRNN_OK) {
+      hdrnn_network_free(*out);
+      *out = NULL;
+      return code;
+    }
+  }
   return HDRNN_OK;
 }
 

@@ -53,6 +53,17 @@ hdrnn_code hdrnn_trainer_create(hdrnn_trainer **out, hdrnn_network *net,
                       options->threads);
   hdrnn_code code = hdrnn_dataset_check(data, net, 1, status);
   if (code != HDRNN_OK) return code;
+  code = hdrnn_network_check_model(net, status);
+  if (code != HDRNN_OK) return code;
+  code = hdrnn_optimizer_check(options, status);
+  if (code != HDRNN_OK) return code;
+  if (options->algorithm == HDRNN_ALGORITHM_REFERENCE &&
+      (!hdrnn_network_is_plain(net) || data->targets != NULL ||
+       options->optimizer != HDRNN_OPTIMIZER_SGD || options->weight_decay != 0.0f ||
+       options->schedule != HDRNN_SCHEDULE_CONSTANT))
+    return hdrnn_fail(status, HDRNN_ERR_UNSUPPORTED,
+                      "the reference algorithm is the seed's alone (sigmoid, quadratic cost, "
+                      "labels, plain SGD); use the batched one for other model options");
   if (data->count == 0)
     return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "training data has no examples");
   if (data->count > UINT32_MAX)
@@ -63,6 +74,10 @@ hdrnn_code hdrnn_trainer_create(hdrnn_trainer **out, hdrnn_network *net,
   t->net = net;
   t->data = *data;
   t->options = *options;
+  hdrnn_optimizer_defaults(&t->options);
+  t->optimizer = hdrnn_optimizer_ops_of((hdrnn_optimizer)options->optimizer);
+  t->fused_sgd = options->optimizer == HDRNN_OPTIMIZER_SGD && options->weight_decay == 0.0f;
+  t->epoch_rate = options->learning_rate;
   /* A batch larger than the data is the whole data (full-batch gradient descent). */
   if (t->options.batch_size > data->count) t->options.batch_size = data->count;
   t->kernels = options->kernels != NULL ? options->kernels : hdrnn_kernels_best();
@@ -90,6 +105,18 @@ hdrnn_code hdrnn_trainer_create(hdrnn_trainer **out, hdrnn_network *net,
     return hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
   }
   for (size_t i = 0; i < data->count; i++) t->order[i] = (uint32_t)i;
+  /* Optimizer state, sized once: the gradient scratch and the moments. */
+  const size_t p = net->parameter_count;
+  int ok = 1;
+  if (!t->fused_sgd && (t->gradient = hdrnn_aligned_alloc(p, sizeof(float))) == NULL) ok = 0;
+  if (ok && t->optimizer->moments >= 1 && (t->moment1 = hdrnn_aligned_alloc(p, sizeof(float))) == NULL) ok = 0;
+  if (ok && t->optimizer->moments >= 2 && (t->moment2 = hdrnn_aligned_alloc(p, sizeof(float))) == NULL) ok = 0;
+  if (!ok) {
+    hdrnn_trainer_free(t);
+    return hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory for the optimizer's state");
+  }
+  if (t->moment1 != NULL) memset(t->moment1, 0, p * sizeof(float));
+  if (t->moment2 != NULL) memset(t->moment2, 0, p * sizeof(float));
 
   code = options->algorithm == HDRNN_ALGORITHM_REFERENCE
              ? hdrnn_reference_init(&t->reference, net, status)
@@ -109,6 +136,9 @@ void hdrnn_trainer_free(hdrnn_trainer *t) {
   else
     hdrnn_batched_free(t);
   hdrnn_aligned_free(t->order);
+  hdrnn_aligned_free(t->gradient);
+  hdrnn_aligned_free(t->moment1);
+  hdrnn_aligned_free(t->moment2);
   free(t);
 }
 
@@ -116,6 +146,8 @@ void hdrnn_trainer_begin_epoch(hdrnn_trainer *t) {
   if (t == NULL) return;
   /* Shuffled in place from last epoch's order, as the seed's Python did. */
   if (t->options.shuffle) hdrnn_rng_shuffle(&t->rng, t->order, t->data.count);
+  t->epoch_rate = hdrnn_schedule_rate(&t->options, t->epoch);
+  t->epoch++;
   t->batches_done = 0;
   t->loss_sum = 0.0;
   t->loss_count = 0;

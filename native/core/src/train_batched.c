@@ -30,9 +30,12 @@
  * The default 784-32-10 network needs two barriers per mini-batch. A wider
  * output layer is split between threads like a hidden one (one more barrier).
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "activations.h"
+#include "losses.h"
 #include "trainer.h"
 
 /* Neuron slices are cut at multiples of this (one AVX2 vector) where possible. */
@@ -86,7 +89,9 @@ hdrnn_code hdrnn_batched_init(hdrnn_trainer *t, unsigned threads, hdrnn_status *
   if (!hdrnn_mul_size(rows, outputs, &total))
     return hdrnn_fail(status, HDRNN_ERR_LIMIT, "batch size %zu is too large", rows);
   b->threads = threads;
-  b->replicated_top = outputs <= REPLICATED_TOP_MAX;
+  /* A softmax output needs whole rows: every thread computes it. */
+  b->replicated_top = outputs <= REPLICATED_TOP_MAX ||
+                      net->activations[net->layer_count - 2] == HDRNN_ACTIVATION_SOFTMAX;
   int ok = 1;
   for (int p = 0; p < 2 && ok; p++) {
     b->activations[p] = alloc_rows(net->layer_count, rows, net->sizes, 0, 0);
@@ -114,6 +119,7 @@ typedef struct batch_ctx {
   size_t batch, first, rows; /* rows in this batch */
   int p;                     /* buffer parity: batch & 1 */
   float alpha;               /* -eta / rows */
+  hdrnn_step step;           /* the optimizer's constants (when not fused SGD) */
 } batch_ctx;
 
 static batch_ctx batch_context(hdrnn_trainer *t, size_t batch, unsigned tid, unsigned threads) {
@@ -124,7 +130,22 @@ static batch_ctx batch_context(hdrnn_trainer *t, size_t batch, unsigned tid, uns
   c.batch = batch;
   c.p = (int)(batch & 1);
   hdrnn_trainer_batch_bounds(t, batch, &c.first, &c.rows);
-  c.alpha = -t->options.learning_rate / (float)c.rows;
+  c.alpha = -t->epoch_rate / (float)c.rows;
+  if (!t->fused_sgd) {
+    hdrnn_step *s = &c.step;
+    s->eta = t->epoch_rate;
+    s->inv_rows = 1.0f / (float)c.rows;
+    s->decay = t->options.weight_decay;
+    s->mu = t->options.momentum;
+    s->beta1 = t->options.beta1;
+    s->beta2 = t->options.beta2;
+    s->epsilon = t->options.epsilon;
+    /* Adam's step count: batches of the epochs before this one, plus this. */
+    const double steps =
+        (double)(t->epoch > 0 ? t->epoch - 1 : 0) * (double)t->batches_per_epoch + (double)batch + 1.0;
+    s->correct1 = (float)(1.0 / (1.0 - pow(t->options.beta1, steps)));
+    s->correct2 = (float)(1.0 / (1.0 - pow(t->options.beta2, steps)));
+  }
   return c;
 }
 
@@ -166,6 +187,7 @@ static void load_inputs(const batch_ctx *c) {
       t->kernels->scale_bytes(x + r * n, t->data.pixels + example * n, n);
     else
       memcpy(x + r * n, t->data.features + example * n, n * sizeof(float));
+    hdrnn_standardize_rows(t->net, x + r * n, 1);
   }
 }
 
@@ -190,13 +212,18 @@ static void prefetch_inputs(const batch_ctx *c) {
 #endif
 }
 
-/* d = (a - y) a (1 - a) for the quadratic cost, rows x [begin, end) of `width`. */
+/* d = dC/dz of the output layer, rows x [begin, end) of `width`: a - y, times
+ * the activation's derivative for the quadratic cost (the seed's
+ * (a - y) a (1 - a)), as it is for cross-entropy (losses.h). */
 static void output_deltas(const batch_ctx *c, const float *a, float *d, size_t width,
                           size_t begin, size_t end) {
+  const hdrnn_network *net = c->t->net;
+  const hdrnn_activation_ops *f = hdrnn_layer_activation(net, net->layer_count - 1);
+  const int chain = hdrnn_loss_ops_of(net->loss)->chain_activation;
   for (size_t r = 0; r < c->rows; r++) {
-    const uint32_t label = hdrnn_dataset_label(&c->t->data, c->t->order[c->first + r]);
-    for (size_t j = begin; j < end; j++) d[r * width + j] = a[r * width + j] - (j == label ? 1.0f : 0.0f);
-    c->t->kernels->sigmoid_backward(d + r * width + begin, a + r * width + begin, end - begin);
+    const hdrnn_target y = hdrnn_dataset_target(&c->t->data, c->t->order[c->first + r]);
+    for (size_t j = begin; j < end; j++) d[r * width + j] = a[r * width + j] - hdrnn_target_at(&y, j);
+    if (chain) f->backward(c->t->kernels, d + r * width + begin, a + r * width + begin, end - begin);
   }
 }
 
@@ -210,7 +237,7 @@ static void forward_mine(const batch_ctx *c, size_t l) {
   float *a = t->buffers.activations[c->p][l];
   t->kernels->forward(c->rows, end - begin, in, t->buffers.activations[c->p][l - 1], in,
                       weights(c, l) + begin * in, in, biases(c, l) + begin, a + begin, out);
-  for (size_t r = 0; r < c->rows; r++) t->kernels->sigmoid(a + r * out + begin, end - begin);
+  hdrnn_activate(hdrnn_layer_activation(t->net, l), t->kernels, a, c->rows, out, begin, end);
   if (l == t->net->layer_count - 1) output_deltas(c, a, t->buffers.deltas[c->p][l], out, begin, end);
 }
 
@@ -222,21 +249,21 @@ static void forward_top_replicated(const batch_ctx *c) {
   float *a = top_activations(c);
   t->kernels->forward(c->rows, out, in, t->buffers.activations[c->p][top - 1], in, weights(c, top),
                       in, biases(c, top), a, out);
-  t->kernels->sigmoid(a, c->rows * out);
+  hdrnn_activate_all(hdrnn_layer_activation(t->net, top), t->kernels, a, c->rows, out);
   output_deltas(c, a, top_deltas(c), out, 0, out);
 }
 
 /* The cost of each example before the update, in a fixed order (thread 0). */
 static double batch_loss(const batch_ctx *c) {
-  const size_t out = c->t->net->sizes[c->t->net->layer_count - 1];
+  const hdrnn_network *net = c->t->net;
+  const size_t out = net->sizes[net->layer_count - 1];
+  const hdrnn_activation output = (hdrnn_activation)net->activations[net->layer_count - 2];
+  const hdrnn_loss_ops *cost = hdrnn_loss_ops_of(net->loss);
   const float *a = top_activations(c);
   double loss = 0.0;
   for (size_t r = 0; r < c->rows; r++) {
-    const uint32_t label = hdrnn_dataset_label(&c->t->data, c->t->order[c->first + r]);
-    for (size_t j = 0; j < out; j++) {
-      const double diff = (double)a[r * out + j] - (j == label ? 1.0 : 0.0);
-      loss += 0.5 * diff * diff;
-    }
+    const hdrnn_target y = hdrnn_dataset_target(&c->t->data, c->t->order[c->first + r]);
+    loss += cost->cost(output, a + r * out, &y, out);
   }
   return loss;
 }
@@ -254,18 +281,49 @@ static void backward_mine(const batch_ctx *c, size_t l) {
   if (begin == end) return;
   t->kernels->backward(c->rows, end - begin, above, d_above, above, weights(c, l + 1) + begin, width,
                        d + begin, width);
-  for (size_t r = 0; r < c->rows; r++)
-    t->kernels->sigmoid_backward(d + r * width + begin, a + r * width + begin, end - begin);
+  hdrnn_activate_backward(hdrnn_layer_activation(t->net, l), t->kernels, d, a, c->rows, width,
+                          begin, end);
 }
 
-/* b[j] += alpha * (sum of d[r][j] over the batch), j in [begin, end). */
+/* b[j] += alpha * (sum of d[r][j] over the batch), j in [begin, end); or the
+ * optimizer's step from that sum. */
 static void update_biases(const batch_ctx *c, float *b, const float *d, size_t width, size_t begin,
                           size_t end) {
+  const hdrnn_trainer *t = c->t;
   for (size_t j = begin; j < end; j++) {
     float sum = 0.0f;
     for (size_t r = 0; r < c->rows; r++) sum += d[r * width + j];
-    b[j] += c->alpha * sum;
+    if (t->fused_sgd) {
+      b[j] += c->alpha * sum;
+    } else {
+      const size_t at = (size_t)(b + j - t->net->params);
+      t->optimizer->step(&c->step, b + j, &sum, t->moment1 != NULL ? t->moment1 + at : NULL,
+                         t->moment2 != NULL ? t->moment2 + at : NULL, 1, 0);
+    }
   }
+}
+
+/*
+ * Rows [0, n) x columns [0, k) of a weight matrix block w (leading
+ * dimension ldw) from the batch: the kernels' fused SGD update, or the
+ * summed gradient formed by the same kernel in the scratch copy and then
+ * the optimizer's step, row by row.
+ */
+static void update_weights(const batch_ctx *c, size_t n, size_t k, const float *d, size_t ldd,
+                           const float *a, size_t lda, float *w, size_t ldw) {
+  const hdrnn_trainer *t = c->t;
+  if (t->fused_sgd) {
+    t->kernels->update(c->rows, n, k, c->alpha, d, ldd, a, lda, w, ldw);
+    return;
+  }
+  const size_t at = (size_t)(w - t->net->params);
+  float *g = t->gradient + at;
+  for (size_t j = 0; j < n; j++) memset(g + j * ldw, 0, k * sizeof(float));
+  t->kernels->update(c->rows, n, k, 1.0f, d, ldd, a, lda, g, ldw);
+  for (size_t j = 0; j < n; j++)
+    t->optimizer->step(&c->step, w + j * ldw, g + j * ldw,
+                       t->moment1 != NULL ? t->moment1 + at + j * ldw : NULL,
+                       t->moment2 != NULL ? t->moment2 + at + j * ldw : NULL, k, 1);
 }
 
 /* W[l] and b[l] rows of my neurons of l: += alpha * sum over the batch. */
@@ -276,8 +334,8 @@ static void update_mine(const batch_ctx *c, size_t l) {
   size_t begin, end;
   mine(c, l, &begin, &end);
   if (begin == end) return;
-  t->kernels->update(c->rows, end - begin, in, c->alpha, d + begin, out,
-                     t->buffers.activations[c->p][l - 1], in, weights(c, l) + begin * in, in);
+  update_weights(c, end - begin, in, d + begin, out, t->buffers.activations[c->p][l - 1], in,
+                 weights(c, l) + begin * in, in);
   update_biases(c, biases(c, l), d, out, begin, end);
 }
 
@@ -291,9 +349,8 @@ static void update_top_replicated(const batch_ctx *c) {
   size_t begin, end;
   mine(c, top - 1, &begin, &end);
   if (begin < end)
-    t->kernels->update(c->rows, out, end - begin, c->alpha, d, out,
-                       t->buffers.activations[c->p][top - 1] + begin, in, weights(c, top) + begin,
-                       in);
+    update_weights(c, out, end - begin, d, out, t->buffers.activations[c->p][top - 1] + begin, in,
+                   weights(c, top) + begin, in);
   hdrnn_partition(out, c->tid, c->threads, 1, &begin, &end);
   update_biases(c, biases(c, top), d, out, begin, end);
 }

@@ -8,6 +8,7 @@
 
 #include "internal.h"
 #include "kernels.h"
+#include "optimizers.h"
 #include "pool.h"
 #include "reference.h"
 #include "rng.h"
@@ -66,6 +67,13 @@ struct hdrnn_trainer {
   size_t step_done;              /* batches finished (written by thread 0) */
   int step_stop;                 /* thread 0 saw the interrupt flag */
   hdrnn_reference reference; /* reference path */
+  /* Issue 10: schedule and optimizer. */
+  uint32_t epoch;           /* epochs begun */
+  float epoch_rate;         /* this epoch's learning rate */
+  const hdrnn_optimizer_ops *optimizer;
+  int fused_sgd;            /* 1: the kernels' update alone (plain SGD, no decay) */
+  float *gradient;          /* parameter_count, or NULL when fused_sgd */
+  float *moment1, *moment2; /* parameter_count each, or NULL */
 };
 
 /* Examples [*first, *first + *rows) of the epoch's order make batch `batch`. */

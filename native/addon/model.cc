@@ -1,0 +1,185 @@
+// model.cc - see model.h.
+#include "model.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "addon.h"
+#include "dataset.h"
+#include "errors.h"
+#include "workers.h"
+
+namespace hdrnn_addon {
+
+namespace {
+
+std::string ExpectString(Napi::Env env, const Napi::Value &v, const std::string &what) {
+  if (!v.IsString()) ThrowType(env, what + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
+// A number in [min, max) or [min, max] (inclusive_max).
+float ExpectReal(Napi::Env env, const Napi::Value &v, const char *what, double min, double max,
+                 bool inclusive_max) {
+  if (!v.IsNumber()) ThrowType(env, std::string(what) + " must be a number");
+  const double x = v.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(x) || x < min || (inclusive_max ? x > max : x >= max))
+    ThrowRange(env, std::string(what) + " is out of range");
+  return (float)x;
+}
+
+}  // namespace
+
+const char *FormatName(hdrnn_format format) {
+  return format == HDRNN_FORMAT_SEED ? "seed" : format == HDRNN_FORMAT_V3 ? "v3" : "v2";
+}
+
+void ApplyModel(Napi::Env env, hdrnn_network *net, const Napi::Value &model, uint64_t seed) {
+  hdrnn_status status;
+  hdrnn_init init = HDRNN_INIT_NORMAL;
+  if (!model.IsUndefined() && !model.IsNull()) {
+    Napi::Object o = ExpectObject(env, model, "model");
+    const size_t layers = hdrnn_network_layer_count(net) - 1;
+    Napi::Value v = Option(o, "activations");
+    if (!v.IsUndefined()) {
+      if (!v.IsArray()) ThrowType(env, "activations must be an array of names");
+      Napi::Array a = v.As<Napi::Array>();
+      if (a.Length() != layers)
+        ThrowRange(env, "activations needs one name per layer after the input (" +
+                            std::to_string(layers) + ")");
+      for (uint32_t l = 0; l < a.Length(); l++) {
+        const std::string name = ExpectString(env, a.Get(l), "activations entry");
+        hdrnn_activation act;
+        if (hdrnn_activation_parse(name.c_str(), &act, &status) != HDRNN_OK ||
+            hdrnn_network_set_activation(net, l, act, &status) != HDRNN_OK) {
+          throw MakeError(env, status);
+        }
+      }
+    }
+    v = Option(o, "loss");
+    if (!v.IsUndefined()) {
+      const std::string name = ExpectString(env, v, "loss");
+      hdrnn_loss loss;
+      if (name == "quadratic") loss = HDRNN_LOSS_QUADRATIC;
+      else if (name == "cross-entropy") loss = HDRNN_LOSS_CROSS_ENTROPY;
+      else ThrowType(env, "loss must be 'quadratic' or 'cross-entropy'");
+      if (hdrnn_network_set_loss(net, loss, &status) != HDRNN_OK) throw MakeError(env, status);
+    }
+    v = Option(o, "init");
+    if (!v.IsUndefined()) {
+      const std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+      if (name == "normal") init = HDRNN_INIT_NORMAL;
+      else if (name == "xavier") init = HDRNN_INIT_XAVIER;
+      else if (name == "he") init = HDRNN_INIT_HE;
+      else ThrowType(env, "init must be 'normal', 'xavier' or 'he'");
+    }
+  }
+  if (hdrnn_network_check_model(net, &status) != HDRNN_OK ||
+      hdrnn_network_init(net, init, seed, &status) != HDRNN_OK)
+    throw MakeError(env, status);
+}
+
+void ExpectOptimizer(Napi::Env env, const Napi::Object &o, uint32_t epochs,
+                     hdrnn_train_options *options) {
+  Napi::Value v = Option(o, "optimizer");
+  if (!v.IsUndefined()) {
+    Napi::Object spec = ExpectObject(env, v, "optimizer");
+    const std::string type = ExpectString(env, Option(spec, "type"), "optimizer.type");
+    if (type == "sgd") options->optimizer = HDRNN_OPTIMIZER_SGD;
+    else if (type == "momentum") options->optimizer = HDRNN_OPTIMIZER_MOMENTUM;
+    else if (type == "adam") options->optimizer = HDRNN_OPTIMIZER_ADAM;
+    else ThrowType(env, "optimizer.type must be 'sgd', 'momentum' or 'adam'");
+    Napi::Value x;
+    if (!(x = Option(spec, "momentum")).IsUndefined())
+      options->momentum = ExpectReal(env, x, "optimizer.momentum", 0, 1, false);
+    if (!(x = Option(spec, "beta1")).IsUndefined())
+      options->beta1 = ExpectReal(env, x, "optimizer.beta1", 0, 1, false);
+    if (!(x = Option(spec, "beta2")).IsUndefined())
+      options->beta2 = ExpectReal(env, x, "optimizer.beta2", 0, 1, false);
+    if (!(x = Option(spec, "epsilon")).IsUndefined())
+      options->epsilon = ExpectReal(env, x, "optimizer.epsilon", 0, 1, true);
+  }
+  if (!(v = Option(o, "weightDecay")).IsUndefined())
+    options->weight_decay = ExpectReal(env, v, "weightDecay", 0, 1e6, true);
+  v = Option(o, "schedule");
+  if (!v.IsUndefined()) {
+    Napi::Object spec = ExpectObject(env, v, "schedule");
+    const std::string type = ExpectString(env, Option(spec, "type"), "schedule.type");
+    if (type == "step") {
+      options->schedule = HDRNN_SCHEDULE_STEP;
+      options->schedule_every = (uint32_t)ExpectInteger(env, Option(spec, "every"), "schedule.every", 1, 1e6);
+      options->schedule_factor = ExpectReal(env, Option(spec, "factor"), "schedule.factor", 1e-30, 1e6, true);
+    } else if (type == "cosine") {
+      options->schedule = HDRNN_SCHEDULE_COSINE;
+      options->schedule_epochs = epochs;
+      const Napi::Value m = Option(spec, "minLearningRate");
+      options->schedule_min = m.IsUndefined() ? 0.0f : ExpectReal(env, m, "schedule.minLearningRate", 0, 1e6, true);
+    } else {
+      ThrowType(env, "schedule.type must be 'step' or 'cosine'");
+    }
+  }
+  hdrnn_status status;
+  hdrnn_train_options checked = *options;
+  if (hdrnn_train_options_check(&checked, &status) != HDRNN_OK) throw MakeError(env, status);
+}
+
+Napi::Value ActivationNames(Napi::Env env, const hdrnn_network *net) {
+  const size_t layers = hdrnn_network_layer_count(net) - 1;
+  Napi::Array a = Napi::Array::New(env, layers);
+  for (size_t l = 0; l < layers; l++)
+    a.Set((uint32_t)l, Napi::String::New(env, hdrnn_activation_name(hdrnn_network_activation(net, l))));
+  return a;
+}
+
+}  // namespace hdrnn_addon
+
+// ------------------------------------------------ Dataset.standardize()
+
+namespace hdrnn_addon {
+
+namespace {
+
+// Fits mean and std of a dataset's inputs on a pool thread (a pass over
+// every value: too long for the JavaScript thread on big data).
+class StandardizeWorker : public PromiseWorker {
+ public:
+  StandardizeWorker(Napi::Env env, DatasetRef data)
+      : PromiseWorker(env, "hdrnn:standardize"), data_(std::move(data)) {}
+
+ private:
+  void Work() override {
+    mean_.resize(data_.data.input_size);
+    std_.resize(data_.data.input_size);
+    hdrnn_dataset_standardize(&data_.data, mean_.data(), std_.data(), &status_);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    Napi::Float32Array m = Napi::Float32Array::New(env, mean_.size());
+    Napi::Float32Array s = Napi::Float32Array::New(env, std_.size());
+    std::memcpy(m.Data(), mean_.data(), mean_.size() * sizeof(float));
+    std::memcpy(s.Data(), std_.data(), std_.size() * sizeof(float));
+    o.Set("mean", m);
+    o.Set("std", s);
+    return o;
+  }
+  DatasetRef data_;
+  std::vector<float> mean_, std_;
+};
+
+Napi::Value Standardize(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  DatasetRef data = ExpectDataset(env, info[0], "data", false);
+  auto *worker = new StandardizeWorker(env, std::move(data));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace
+
+void InitModel(Napi::Env env, Napi::Object exports) {
+  exports.Set("standardize", Napi::Function::New(env, Standardize, "standardize"));
+}
+
+}  // namespace hdrnn_addon

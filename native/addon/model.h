@@ -1,0 +1,36 @@
+// model.h - the model and optimizer options of issue 10 crossing from
+// JavaScript: activations, loss, initialisation, standardisation, and the
+// optimizer / weight decay / schedule / resume state of a training run.
+#ifndef HDRNN_ADDON_MODEL_H
+#define HDRNN_ADDON_MODEL_H
+
+#include <napi.h>
+
+#include <vector>
+
+#include "hdrnn.h"
+
+namespace hdrnn_addon {
+
+// model: undefined or { activations?: string[], loss?: string, init?: string }.
+// Sets them on net and draws its parameters with seed. Throws on bad values
+// (net stays owned by the caller).
+void ApplyModel(Napi::Env env, hdrnn_network *net, const Napi::Value &model, uint64_t seed);
+
+// The optimizer, weightDecay and schedule options of o into options (epochs:
+// the run's length, for the cosine schedule).
+void ExpectOptimizer(Napi::Env env, const Napi::Object &o, uint32_t epochs,
+                     hdrnn_train_options *options);
+
+// Layer activations as strings, and the loss name.
+Napi::Value ActivationNames(Napi::Env env, const hdrnn_network *net);
+
+// exports.standardize(data) -> Promise<{ mean, std }>.
+void InitModel(Napi::Env env, Napi::Object exports);
+
+// "seed", "v2" or "v3".
+const char *FormatName(hdrnn_format format);
+
+}  // namespace hdrnn_addon
+
+#endif
