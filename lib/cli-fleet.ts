@@ -196,7 +196,7 @@ async function serve(o: Values, io: Io): Promise<number> {
   const stop = interrupted();
   const done = new Promise<void>((r) => agg.once('done', () => r()));
   await agg.start();
-  if (!json) io.out.write(`Serving fleet ${agg.fleet} at round ${agg.round} (${model.shape.join('-')})\n`);
+  io.out.write(json ? `${JSON.stringify({ event: 'started', round: agg.round })}\n` : `Serving fleet ${agg.fleet} at round ${agg.round} (${model.shape.join('-')})\n`);
   if (!agg.done) await Promise.race([done, stop.promise]);
   stop.dispose();
   await agg.stop();

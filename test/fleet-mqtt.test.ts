@@ -155,7 +155,7 @@ describe('fleet over Mosquitto', () => {
     expect(results.mean).toBeLessThan(0.5);
   });
 
-  it('FedAvg on 10 non-IID MNIST devices (784-32-10, 1 local epoch) beats its own first rounds and nears central training', async () => {
+  it('FedAvg on 10 non-IID MNIST devices (784-32-10, 1 local epoch per round) reaches 90 % within 10 rounds', async () => {
     const mnist = await loadMnist();
     const devices = Array.from({ length: 10 }, (_, i) => `t${i}`);
     const b = await startMosquitto({ fleet: FLEET, devices });
@@ -166,7 +166,8 @@ describe('fleet over Mosquitto', () => {
       expect(main).toBeCloseTo(0.9, 2);
       const agg = new FleetAggregator({
         broker: b.url, username: 'aggregator', password: b.users.aggregator, fleet: FLEET,
-        model: new Network({ shape: [784, 32, 10], seed: 1 }), minDevices: 10, rounds: 10, testData: mnist.test, clientId: 'agg-mnist',
+        model: new Network({ shape: [784, 32, 10], seed: 1, output: 'softmax', loss: 'cross-entropy', init: 'xavier' }),
+        minDevices: 10, rounds: 10, testData: mnist.test, clientId: 'agg-mnist',
       });
       const reports: RoundReport[] = [];
       agg.on('round', (r) => reports.push(r));
@@ -179,11 +180,9 @@ describe('fleet over Mosquitto', () => {
       await done;
       await Promise.all([...trucks.map((t) => t.stop()), agg.stop()]);
       const acc = reports.map((r) => r.accuracy!);
-      console.log('fleet accuracy per round (seed algorithm, f16 updates):', acc.map((a) => (a * 100).toFixed(2)).join(' '));
+      console.log('fleet accuracy per round (softmax + cross-entropy + Xavier, eta 0.5, f16 updates):', acc.map((a) => (a * 100).toFixed(2)).join(' '));
       expect(reports.every((r) => r.devices.length === 10)).toBe(true);
-      // The seed's algorithm (N(0,1), sigmoid, quadratic, eta 3) reaches ~87 % here (MEASUREMENTS.md: 86.9 %).
-      expect(acc[9]).toBeGreaterThan(0.85);
-      expect(acc[9]).toBeGreaterThan(acc[0] + 0.3);
+      expect(acc[9]).toBeGreaterThanOrEqual(0.9);
     } finally {
       await b.cleanup();
     }

@@ -89,6 +89,7 @@ export class FleetAggregator extends EventEmitter {
   #modelBytes: Uint8Array = new Uint8Array(0);
   #modelCrc = 0;
   #pending = new Map<string, Pending>();
+  #lastDevices = new Set<string>(); // whose updates made the current model
   #closing = false;
   #timer?: NodeJS.Timeout;
   #stopped = false;
@@ -202,6 +203,7 @@ export class FleetAggregator extends EventEmitter {
     }
     if (update.fleet !== this.fleet) return this.#reject(device, `update for fleet '${update.fleet}'`, update.round);
     if (update.device !== device) return this.#reject(device, `update names device '${update.device}' but came on ${topic}`, update.round);
+    if (update.round === this.#round - 1 && this.#lastDevices.has(device)) return; // a late copy of an update already used
     if (this.#closing || update.round !== this.#round) return this.#reject(device, `update for round ${update.round}, the current round is ${this.#round}${this.#closing ? ' (closing)' : ''}`, update.round);
     if (update.baseCrc !== this.#modelCrc) return this.#reject(device, `update trained from a model with CRC ${update.baseCrc}, not the round's ${this.#modelCrc}`, update.round);
     if (!sameShape(update.shape, this.#model.shape)) return this.#reject(device, `update has shape [${update.shape.join(', ')}]`, update.round);
@@ -210,7 +212,7 @@ export class FleetAggregator extends EventEmitter {
       const n = norm(update.delta);
       if (n > this.#o.maxUpdateNorm) return this.#reject(device, `update norm ${n.toFixed(3)} is over the cap of ${this.#o.maxUpdateNorm}`, update.round);
     }
-    if (this.#pending.has(device)) return this.#reject(device, `a second update for round ${update.round} (the first is kept)`, update.round);
+    if (this.#pending.has(device)) return; // a copy sent again (after a restart): the first is kept
     this.#pending.set(device, { update, bytes: payload.length });
     if (this.#pending.size >= (this.#o.minDevices ?? 1)) void this.#close();
   }
@@ -233,6 +235,7 @@ export class FleetAggregator extends EventEmitter {
       await this.#setModel(round, next);
       const file = this.#statePath();
       if (file) await writeFileAtomic(file, encodeModel(round, this.#modelBytes));
+      this.#lastDevices = new Set(this.#pending.keys());
       this.#pending.clear();
       this.#done = this.#o.rounds !== undefined && round >= this.#o.rounds;
       const report: RoundReport = {

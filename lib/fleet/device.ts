@@ -56,6 +56,7 @@ export class FleetDevice extends EventEmitter {
   #o: DeviceOptions;
   #client?: MqttClient;
   #lastRound = -1; // the last round an update was made for
+  #lastUpdate?: Uint8Array;
   #active?: { round: number; abort: AbortController };
   #stopped = false;
 
@@ -97,7 +98,14 @@ export class FleetDevice extends EventEmitter {
       this.emit('error', new Error(`invalid model message: ${(e as Error).message}`));
       return;
     }
-    if (model.round <= this.#lastRound) return; // already answered (a retained copy after reconnecting)
+    if (model.round === this.#lastRound && this.#lastUpdate) {
+      // The same round published again: the aggregator restarted (it may have
+      // lost what it had received) or the broker did. Send the update again;
+      // an aggregator that already has it ignores the copy.
+      void this.#send(model.round, this.#lastUpdate).catch((e) => this.#stopped || this.emit('error', e));
+      return;
+    }
+    if (model.round <= this.#lastRound) return;
     if (this.#active) {
       if (this.#active.round >= model.round) return;
       this.#active.abort.abort(); // a newer model: the running work is stale
@@ -128,11 +136,11 @@ export class FleetDevice extends EventEmitter {
         encoding: this.#o.encoding ?? 'f32',
       });
       if (abort.signal.aborted || this.#stopped) return;
-      this.#lastRound = Math.max(this.#lastRound, model.round);
-      await this.#client!.publishAsync(topics.update(this.fleet, this.device), Buffer.from(bytes), {
-        qos: 1,
-        ...v5(this.#client!, { messageExpiryInterval: this.#o.updateExpiry ?? 86_400, userProperties: { round: String(model.round) } }),
-      });
+      if (model.round > this.#lastRound) {
+        this.#lastRound = model.round;
+        this.#lastUpdate = bytes;
+      }
+      await this.#send(model.round, bytes);
       this.emit('sent', { round: model.round, bytes: bytes.length, seconds: Number(process.hrtime.bigint() - started) / 1e9 });
       this.#status('idle', model.round);
     } catch (e) {
@@ -140,6 +148,14 @@ export class FleetDevice extends EventEmitter {
     } finally {
       if (this.#active === job) this.#active = undefined;
     }
+  }
+
+  async #send(round: number, bytes: Uint8Array): Promise<void> {
+    const client = this.#client!;
+    await client.publishAsync(topics.update(this.fleet, this.device), Buffer.from(bytes), {
+      qos: 1,
+      ...v5(client, { messageExpiryInterval: this.#o.updateExpiry ?? 86_400, userProperties: { round: String(round) } }),
+    });
   }
 
   #status(state: string, round: number): void {
