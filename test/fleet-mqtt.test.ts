@@ -1,6 +1,8 @@
 // The fleet through a real Mosquitto (password file + ACL), in one process:
 // credentials, the ACL, every kind of bad update, robust aggregation against
 // a poisoned device, and FedAvg's accuracy on non-IID MNIST.
+import { readFileSync } from 'node:fs';
+
 import { connect, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -57,6 +59,24 @@ describe('fleet over Mosquitto', () => {
     const error = (await connected(wrong).catch((e) => e)) as { code?: number };
     expect([134, 135]).toContain(error.code); // bad user name or password / not authorised
     wrong.end(true);
+  });
+
+  it('connects over TLS (mqtts://) with the CA given, and refuses a broker it cannot verify', async () => {
+    const tls = await startMosquitto({ fleet: FLEET, devices: ['d1'], tls: true });
+    try {
+      expect(tls.url).toMatch(/^mqtts:/);
+      const ok = openConnection({ broker: tls.url, username: 'd1', password: tls.users.d1, ca: readFileSync(tls.ca!), reconnectPeriod: 0 }, 'tls-ok');
+      await connected(ok);
+      const [grant] = await ok.subscribeAsync(`hdrnn/${FLEET}/model`, { qos: 1 });
+      expect(grant.qos).toBe(1);
+      await ok.endAsync();
+      const unverified = openConnection({ broker: tls.url, username: 'd1', password: tls.users.d1, reconnectPeriod: 0 }, 'tls-bad');
+      const error = await new Promise<Error>((resolve) => unverified.once('error', resolve));
+      expect(error.message).toMatch(/certificate/i);
+      unverified.end(true);
+    } finally {
+      await tls.cleanup();
+    }
   });
 
   it('validates every update: bad ones are reported with device and reason and never used', async () => {

@@ -71,7 +71,21 @@ export function aclFor(fleet: string): string {
   ].join('\n');
 }
 
-export async function startMosquitto(opts: { fleet: string; devices: string[] }): Promise<Broker> {
+/** A CA and a server certificate for 127.0.0.1 (openssl), for the TLS listener. */
+function makeCertificates(dir: string): { ca: string; cert: string; key: string } {
+  const f = (n: string) => path.join(dir, n);
+  const sh = (args: string[]) => {
+    const r = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  sh(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=hdrnn test CA', '-keyout', f('ca.key'), '-out', f('ca.pem')]);
+  sh(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=127.0.0.1', '-keyout', f('server.key'), '-out', f('server.csr')]);
+  writeFileSync(f('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+  sh(['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-CAcreateserial', '-days', '2', '-extfile', f('san.ext'), '-out', f('server.pem')]);
+  return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key') };
+}
+
+export async function startMosquitto(opts: { fleet: string; devices: string[]; tls?: boolean }): Promise<Broker & { ca?: string }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'hdrnn-mosquitto-'));
   const port = await freePort();
   const users: Record<string, string> = { aggregator: 'agg-secret' };
@@ -81,6 +95,7 @@ export async function startMosquitto(opts: { fleet: string; devices: string[] })
   const r = spawnSync('mosquitto_passwd', ['-U', passwd], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`mosquitto_passwd -U failed: ${r.stderr}`);
   writeFileSync(path.join(dir, 'acl'), aclFor(opts.fleet), { mode: 0o600 });
+  const tls = opts.tls ? makeCertificates(dir) : undefined;
   const conf = path.join(dir, 'mosquitto.conf');
   writeFileSync(
     conf,
@@ -88,6 +103,7 @@ export async function startMosquitto(opts: { fleet: string; devices: string[] })
       // As root, mosquitto would switch to the 'mosquitto' user, which cannot read this private folder.
       ...(process.getuid?.() === 0 ? ['user root'] : []),
       `listener ${port} 127.0.0.1`,
+      ...(tls ? [`cafile ${tls.ca}`, `certfile ${tls.cert}`, `keyfile ${tls.key}`, 'tls_version tlsv1.2'] : []),
       'allow_anonymous false',
       `password_file ${passwd}`,
       `acl_file ${path.join(dir, 'acl')}`,
@@ -121,7 +137,8 @@ export async function startMosquitto(opts: { fleet: string; devices: string[] })
   await start();
   return {
     port,
-    url: `mqtt://127.0.0.1:${port}`,
+    url: `${tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${port}`,
+    ca: tls?.ca,
     dir,
     users,
     stop,
