@@ -223,7 +223,8 @@ export class FleetAggregator extends EventEmitter {
     clearTimeout(this.#timer);
     const started = process.hrtime.bigint();
     try {
-      const entries = [...this.#pending.values()];
+      // In device order, not arrival order: the same updates give the same model bit for bit.
+      const entries = [...this.#pending.values()].sort((a, b) => (a.update.device < b.update.device ? -1 : a.update.device > b.update.device ? 1 : 0));
       const base = this.#model;
       const nets = await Promise.all(entries.map((p) => base.apply(p.update.delta)));
       const next = await Network.average(

@@ -19,6 +19,7 @@ import { Network, type TrainOptions } from '../network';
 import * as v from '../validate';
 import { connected, openConnection, v5, type ConnectionOptions } from './connection';
 import { decodeModel, encodeUpdate, type Model, type UpdateEncoding } from './encoding';
+import { crc32 } from './crc32';
 import { checkName, topics } from './topics';
 
 export type DeviceTrainOptions = Omit<TrainOptions, 'testData' | 'signal' | 'onEpoch' | 'onProgress'>;
@@ -123,7 +124,9 @@ export class FleetDevice extends EventEmitter {
       this.#status('training', model.round);
       const net = model.network;
       const base = Network.fromBuffer(model.bytes);
-      await net.train(this.#o.data, { epochs: 1, batchSize: 10, learningRate: defaultLearningRate(net), threads: 1, ...this.#o.train, signal: abort.signal });
+      // The shuffle's seed follows from device and round unless given, so a run can be repeated.
+      const seed = crc32(Buffer.from(`${this.fleet}/${this.device}/${model.round}`));
+      await net.train(this.#o.data, { epochs: 1, batchSize: 10, learningRate: defaultLearningRate(net), threads: 1, seed, ...this.#o.train, signal: abort.signal });
       const delta = await net.diff(base);
       const bytes = encodeUpdate({
         fleet: this.fleet,
