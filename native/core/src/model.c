@@ -35,8 +35,11 @@ hdrnn_code hdrnn_network_set_loss(hdrnn_network *net, hdrnn_loss loss, hdrnn_sta
   if (net == NULL) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "missing network");
   if (hdrnn_loss_ops_of(loss) == NULL)
     return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "unknown loss %d", (int)loss);
+  const hdrnn_loss before = net->loss;
   net->loss = loss;
-  return hdrnn_network_check_model(net, status);
+  const hdrnn_code code = hdrnn_network_check_model(net, status);
+  if (code != HDRNN_OK) net->loss = before; /* refused: the network keeps its loss */
+  return code;
 }
 
 hdrnn_loss hdrnn_network_loss(const hdrnn_network *net) {

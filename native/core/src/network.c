@@ -74,6 +74,7 @@ hdrnn_code hdrnn_network_create(hdrnn_network **out, const uint32_t *sizes,
 
 void hdrnn_network_free(hdrnn_network *net) {
   if (net == NULL) return;
+  if (net->classes != NULL) hdrnn_network_set_classes(net, NULL, 0, NULL); /* needs sizes */
   free(net->sizes);
   free(net->weight_offsets);
   free(net->bias_offsets);
@@ -81,7 +82,6 @@ void hdrnn_network_free(hdrnn_network *net) {
   free(net->activations);
   free(net->mean);
   free(net->std);
-  hdrnn_network_set_classes(net, NULL, 0, NULL);
   free(net);
 }
 
