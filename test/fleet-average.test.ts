@@ -111,6 +111,21 @@ describe('parameters as values', () => {
     await expect(a.setParameters(null as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
     expect(await a.getParameters()).toEqual(good);
     await expect(Network.fromParameters([3, 3], good)).rejects.toMatchObject({ code: 'ERR_HDRNN_SHAPE_MISMATCH' });
+    await expect(Network.average('x' as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(Network.average([{ network: {} as never, weight: 1 }])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+    await expect(Network.average([null as never])).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE' });
+  });
+
+  it('setParameters waits for no training: it is refused while one runs, and the run is not disturbed', async () => {
+    const { inputs, labels } = bandData(2000, 20, 4, 3);
+    const data = Dataset.from({ inputs, labels, inputSize: 20 });
+    const net = new Network({ shape: [20, 8, 4], seed: 1 });
+    const p = await net.getParameters();
+    const run = net.train(data, { epochs: 20, threads: 1 });
+    await expect(net.setParameters(p)).rejects.toMatchObject({ code: 'ERR_HDRNN_BUSY' });
+    await run;
+    await net.setParameters(p);
+    expect(await net.getParameters()).toEqual(p);
   });
 });
 
