@@ -302,7 +302,7 @@ async function demo(o: Values, io: Io): Promise<number> {
     `${model.activations.join('/')} + ${model.loss}, ${encoding} updates, broker ${local ? 'in-process Aedes' : broker}\n`);
   // Aedes speaks MQTT 3.1.1 only; a real broker gets MQTT 5.
   const conn: ConnectionOptions = { ...connection(o, broker), ...(local ? { protocolVersion: 4 as const } : {}) };
-  const agg = new FleetAggregator({ ...conn, fleet, model, minDevices: devices, roundTimeout: 600_000, rounds, testData: mnist.test, clientId: `hdrnn-${fleet}-aggregator-${process.pid}` });
+  const agg = new FleetAggregator({ ...conn, fleet, model, minDevices: devices, roundTimeout: 600_000, rounds, testData: mnist.test, clientId: `hdrnn-${fleet}-aggregator-${process.pid}`, sessionExpiry: 0 });
   const reports: RoundReport[] = [];
   agg.on('round', (r) => {
     reports.push(r);
