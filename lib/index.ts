@@ -31,7 +31,7 @@ export {
 } from './network';
 export { type AverageMethod, type AverageOptions, type ParameterSet } from './parameters';
 export * as fleet from './fleet/index';
-export { FleetAggregator, FleetDevice } from './fleet/index';
+export { FleetAggregator, FleetDevice, type AggregatorOptions, type DeviceOptions, type RoundReport, type Rejection, type UpdateEncoding } from './fleet/index';
 export { readPgm, decodePgm, encodePgm, imageToText, type GreyImage, type ReadPgmOptions } from './pgm';
 
 /** The package version. */
