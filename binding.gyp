@@ -50,6 +50,7 @@
         "native/core/src/train.c",
         "native/core/src/train_batched.c",
         "native/core/src/evaluate.c",
+        "native/core/src/average.c",
         "native/core/src/activations.c",
         "native/core/src/losses.c",
         "native/core/src/model.c",
@@ -70,7 +71,8 @@
         "native/addon/train_job.cc",
         "native/addon/workers.cc",
         "native/addon/parsers.cc",
-        "native/addon/dataset.cc"
+        "native/addon/dataset.cc",
+        "native/addon/average.cc"
       ],
       "dependencies": [
         "hdrnn_core",

@@ -123,6 +123,12 @@ export interface NativeBinding {
   NativeNetwork: NativeNetworkConstructor;
   parseIdx(bytes: NativeBytes, kind: 'images', limits?: NativeLimits): { count: number; rows: number; cols: number; offset: number };
   parseIdx(bytes: NativeBytes, kind: 'labels', limits?: NativeLimits): { count: number; offset: number };
+  averageNetworks(
+    networks: NativeNetwork[],
+    weights: Float64Array,
+    options: { method: 'mean' | 'median' | 'trimmed-mean'; trim: number; clipNorm: number; base?: NativeNetwork },
+  ): Promise<NativeNetwork>;
+  setParameters(network: NativeNetwork, values: Float32Array): Promise<void>;
   standardize(data: NativeDataset): Promise<{ mean: Float32Array; std: Float32Array }>;
   decodePgm(bytes: NativeBytes, limits?: NativeLimits): Promise<{ width: number; height: number; maxval: number; binary: boolean; pixels: Float32Array }>;
 }

@@ -297,6 +297,7 @@ Commands:
   infer   classify a 28x28 greyscale PGM image with a saved network
   export  write a saved network as an ONNX model
   help    show this help
+  fleet   federated averaging over MQTT: fleet serve | join | demo (hdrnn fleet --help)
 
 With --csv FILE, train, eval and infer work on your own data (a CSV file
 with a header) instead of MNIST; see "Your own data" below.

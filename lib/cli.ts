@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { USAGE, UsageError, parseArgs, type CliOptions } from './cli-args';
 import { writeFileAtomic } from './files';
 import { csvEvalCommand, csvInferCommand, csvTrainCommand, exportCommand } from './cli-data';
+import { fleetMain } from './cli-fleet';
 import {
   Dataset,
   Network,
@@ -172,6 +173,7 @@ async function inferCommand(o: CliOptions, io: Io): Promise<number> {
 }
 
 export async function main(argv: readonly string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  if (argv[0] === 'fleet') return fleetMain(argv.slice(1), io); // lib/cli-fleet.ts
   let options: CliOptions;
   try {
     options = parseArgs(argv);

@@ -35,6 +35,9 @@ export {
   type TrainReport,
 } from './network';
 export type { Activation, HiddenActivation, Init, Loss, OptimizerName, OptimizerOptions, OutputActivation, OutputKind, Schedule } from './model';
+export { type AverageMethod, type AverageOptions, type ParameterSet } from './parameters';
+export * as fleet from './fleet/index';
+export { FleetAggregator, FleetDevice, type AggregatorOptions, type DeviceOptions, type RoundReport, type Rejection, type UpdateEncoding } from './fleet/index';
 export { readPgm, decodePgm, encodePgm, imageToText, type GreyImage, type ReadPgmOptions } from './pgm';
 
 /** The package version. */

@@ -24,6 +24,7 @@ import { EarlyStopper, GATE_STOP, splitDataset, type CheckpointOptions, type Ear
 import * as model from './model';
 import type { Activation, HiddenActivation, Init, Loss, OptimizerName, OptimizerOptions, OutputActivation, OutputKind, Schedule } from './model';
 import type { GreyImage } from './pgm';
+import * as P from './parameters';
 import * as v from './validate';
 
 export type NetworkFormat = 'seed' | 'v2' | 'v3';
@@ -729,5 +730,86 @@ export class Network {
       }
       if (signal?.aborted) handle.abort();
     });
+  }
+
+  // ---- Parameters as values (lib/parameters.ts): federated averaging and
+  // the updates a fleet device sends.
+
+  /** Replaces every weight and bias (the inverse of getParameters), validated; refused while training (ERR_HDRNN_BUSY). */
+  async setParameters(params: Parameters): Promise<void> {
+    await P.setParameters(this.#native, params);
+  }
+
+  /** A new network of `shape` holding `params` (the inverse of getParameters). */
+  static async fromParameters(shape: readonly number[], params: Parameters, options?: Omit<NetworkOptions, 'shape'>): Promise<Network> {
+    const net = new Network({ ...v.options(options, 'options'), shape, seed: 0 });
+    await net.setParameters(params);
+    return net;
+  }
+
+  /** A copy of this network (same shape and options, parameters copied between mini-batches). */
+  async clone(): Promise<Network> {
+    return Network.fromBuffer(await this.toBuffer(), { limits: { maxParameters: Math.max(2 ** 24, this.parameterCount) } });
+  }
+
+  /** this - base, layer by layer: the update a device trained from base sends. */
+  async diff(base: Network): Promise<Parameters> {
+    if (!(base instanceof Network)) throw v.typeError('base', 'a Network', base);
+    if (!P.sameShape(this.#shape, base.shape)) {
+      throw hdrnnError(ErrorCodes.SHAPE_MISMATCH, `base has shape [${base.shape.join(', ')}], this network [${this.#shape.join(', ')}]`);
+    }
+    const [mine, theirs] = await Promise.all([this.getParameters(), base.getParameters()]);
+    return P.combine(mine, theirs, -1);
+  }
+
+  /** A new network: this one plus `delta` (as made by diff). */
+  async apply(delta: Parameters): Promise<Network> {
+    const d = P.unflatten(this.#shape, P.flatten(this.#shape, delta, 'delta'));
+    const sum = P.combine(await this.getParameters(), d, 1);
+    const out = await this.clone();
+    await out.setParameters(sum); // refuses a sum that overflowed to Infinity
+    return out;
+  }
+
+  /**
+   * The weighted mean of every parameter (FedAvg; weights are usually the
+   * example counts), or with `method` a robust coordinate-wise median or
+   * trimmed mean, optionally clipping each entry's distance from `base`.
+   * Computed in C off the JavaScript thread, in the entries' order, so the
+   * result does not depend on thread count. Entries are networks or network
+   * file bytes; all must have the same shape.
+   */
+  static async average(
+    entries: ReadonlyArray<{ network: Network | Uint8Array; weight: number }>,
+    options?: P.AverageOptions<Network>,
+  ): Promise<Network> {
+    if (!Array.isArray(entries)) throw v.typeError('entries', 'an array of { network, weight }', entries);
+    if (entries.length === 0) throw v.valueError('entries', 'at least one entry', entries);
+    if (entries.length > 1 << 20) throw hdrnnError(ErrorCodes.LIMIT, `${entries.length} entries, more than 2^20`);
+    const weights = P.entryWeights(entries);
+    const { method, trim, clipNorm } = P.averageOptions(options);
+    const base = v.opt(v.options(options, 'options'), 'base');
+    if (base !== undefined && !(base instanceof Network)) throw v.typeError('options.base', 'a Network', base);
+    if (clipNorm > 0 && base === undefined) throw v.valueError('options.base', 'a base network (clipNorm needs one)', base);
+    const nets = entries.map((e, i) => {
+      const n: unknown = (e as { network: unknown }).network;
+      if (n instanceof Network) return n;
+      if (n instanceof Uint8Array) return Network.fromBuffer(n);
+      throw v.typeError(`entries[${i}].network`, 'a Network or network file bytes (Uint8Array)', n);
+    });
+    nets.forEach((n, i) => {
+      if (!P.sameShape(n.shape, nets[0].shape)) {
+        throw hdrnnError(ErrorCodes.SHAPE_MISMATCH, `entries[${i}] has shape [${n.shape.join(', ')}], entries[0] [${nets[0].shape.join(', ')}]`);
+      }
+    });
+    if (base !== undefined && !P.sameShape(base.shape, nets[0].shape)) {
+      throw hdrnnError(ErrorCodes.SHAPE_MISMATCH, `options.base has shape [${base.shape.join(', ')}], the entries [${nets[0].shape.join(', ')}]`);
+    }
+    const out = await native.averageNetworks(
+      nets.map((n) => n.#native),
+      weights,
+      { method, trim, clipNorm, base: base === undefined ? undefined : base.#native },
+    );
+    return Network.#wrap(out);
   }
 }

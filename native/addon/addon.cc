@@ -13,6 +13,8 @@
 
 namespace hdrnn_addon {
 
+void InitAverage(Napi::Env env, Napi::Object exports); // average.cc
+
 AddonData &Data(Napi::Env env) { return *env.GetInstanceData<AddonData>(); }
 
 void ThrowType(Napi::Env env, const std::string &message) {
@@ -152,6 +154,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitBytes(env, exports);
   InitParsers(env, exports);
   InitNetwork(env, exports);
+  InitAverage(env, exports);
   return exports;
 }
 

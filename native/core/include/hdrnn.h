@@ -314,6 +314,42 @@ hdrnn_code hdrnn_infer(const hdrnn_network *net, const hdrnn_dataset *data,
                        const hdrnn_run_options *options, float *scores,
                        uint32_t *labels, hdrnn_status *status);
 
+/* ---------------------------------------------------------------- averaging */
+
+/* Federated averaging and its robust variants, coordinate by coordinate. */
+typedef enum hdrnn_average_method {
+  HDRNN_AVERAGE_MEAN = 0,        /* sum of weight_k * net_k / sum of weights (FedAvg) */
+  HDRNN_AVERAGE_MEDIAN = 1,      /* median of the networks with weight > 0, each counted once */
+  HDRNN_AVERAGE_TRIMMED_MEAN = 2 /* mean after dropping floor(trim * m) lowest and highest of m */
+} hdrnn_average_method;
+
+typedef struct hdrnn_average_options {
+  hdrnn_average_method method;
+  double trim;                /* trimmed mean: fraction cut at each end, 0 <= trim < 0.5 */
+  double clip_norm;           /* > 0: each network's distance from base is first scaled down
+                                 to at most this L2 norm; 0: no clip */
+  const hdrnn_network *base;  /* needed by clip_norm; may be NULL otherwise */
+} hdrnn_average_options;
+
+void hdrnn_average_options_default(hdrnn_average_options *options);
+
+/*
+ * Writes into out the combination of count networks of out's shape, with
+ * weights[k] (finite, >= 0, positive sum; the mean uses them, the robust
+ * methods only skip zero weights). Every parameter must be finite. Sums run
+ * in double in the given order, so the result depends only on the inputs.
+ * HDRNN_ERR_MISMATCH for a shape, activations or standardisation that differ, HDRNN_ERR_ARGUMENT for an
+ * empty list, a bad weight or a non-finite parameter. out may not be one of nets.
+ */
+hdrnn_code hdrnn_network_average(hdrnn_network *out, const hdrnn_network *const *nets,
+                                 const double *weights, size_t count,
+                                 const hdrnn_average_options *options,
+                                 hdrnn_status *status);
+
+/* Scales n values so their L2 norm is at most max_norm (> 0); *norm (may be
+ * NULL) receives the norm before. Non-finite values are HDRNN_ERR_ARGUMENT. */
+hdrnn_code hdrnn_clip_norm(float *delta, size_t n, double max_norm, double *norm,
+                           hdrnn_status *status);
 
 /* ------------------------------------------- model options (issue 10) */
 
