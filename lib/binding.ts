@@ -18,6 +18,7 @@ export interface NativeLimits {
   maxLayerSize?: number;
   maxItems?: number;
   maxPixels?: number;
+  maxWorkingBytes?: number;
 }
 
 /** What native code needs to see a dataset; every field is checked there again. */
@@ -45,6 +46,7 @@ export interface NativeTrainOptions extends NativeRunOptions {
   seed: bigint;
   algorithm: 'batched' | 'reference';
   progressEvery: number;
+  priority?: 'normal' | 'background';
 }
 
 export interface NativeTrainEvent {
@@ -76,6 +78,8 @@ export interface NativeNetwork {
   readonly shape: number[];
   readonly parameterCount: number;
   readonly training: boolean;
+  readonly disposed: boolean;
+  dispose(): void;
   encode(format: 'seed' | 'v2'): Promise<Buffer>;
   infer(input: Float32Array | Uint8Array | Uint8ClampedArray, options: NativeRunOptions): Promise<{ label: number; scores: Float32Array }>;
   inferBatch(inputs: NativeDataset, options: NativeRunOptions): Promise<{ labels: Uint32Array; scores: Float32Array; outputs: number }>;
@@ -98,6 +102,8 @@ export interface NativeBinding {
   NativeNetwork: NativeNetworkConstructor;
   parseIdx(bytes: NativeBytes, kind: 'images', limits?: NativeLimits): { count: number; rows: number; cols: number; offset: number };
   parseIdx(bytes: NativeBytes, kind: 'labels', limits?: NativeLimits): { count: number; offset: number };
+  readFile(path: string, maxBytes: number): Promise<NativeBytes>;
+  concatBytes(chunks: Uint8Array[]): Promise<NativeBytes>;
   decodePgm(bytes: NativeBytes, limits?: NativeLimits): Promise<{ width: number; height: number; maxval: number; binary: boolean; pixels: Float32Array }>;
 }
 

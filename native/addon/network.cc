@@ -11,6 +11,7 @@
 #include "dataset.h"
 #include "errors.h"
 #include "train_job.h"
+#include "type_tags.h"
 #include "workers.h"
 
 namespace hdrnn_addon {
@@ -44,20 +45,54 @@ hdrnn_format ExpectFormat(Napi::Env env, const Napi::Value &v) {
 
 }  // namespace
 
+const napi_type_tag NetworkWrap::kTag = {0x6864726e6e4e6574ULL, 0x776f726b00000002ULL};
+const char *const NetworkWrap::kName = "NativeNetwork";
+
 Napi::Function NetworkWrap::Define(Napi::Env env) {
-  return DefineClass(
-      env, "NativeNetwork",
-      {StaticMethod<&NetworkWrap::FromBuffer>("fromBuffer"),
-       StaticMethod<&NetworkWrap::Decode>("decode"),
-       InstanceAccessor<&NetworkWrap::Shape>("shape"),
-       InstanceAccessor<&NetworkWrap::ParameterCount>("parameterCount"),
-       InstanceAccessor<&NetworkWrap::Training>("training"),
-       InstanceMethod<&NetworkWrap::Encode>("encode"),
-       InstanceMethod<&NetworkWrap::Infer>("infer"),
-       InstanceMethod<&NetworkWrap::InferBatch>("inferBatch"),
-       InstanceMethod<&NetworkWrap::Evaluate>("evaluate"),
-       InstanceMethod<&NetworkWrap::Parameters>("parameters"),
-       InstanceMethod<&NetworkWrap::Train>("train")});
+  Napi::Function ctor = DefineClass(env, "NativeNetwork",
+                                    {StaticMethod<&NetworkWrap::FromBuffer>("fromBuffer"),
+                                     StaticMethod<&NetworkWrap::Decode>("decode")});
+  using W = NetworkWrap;
+  DefineOnPrototype(env, ctor, {
+      CheckedGetter("shape", Checked<W, &W::Shape>),
+      CheckedGetter("parameterCount", Checked<W, &W::ParameterCount>),
+      CheckedGetter("training", Checked<W, &W::Training>),
+      CheckedGetter("disposed", Checked<W, &W::Disposed>),
+      CheckedMethod("encode", Checked<W, &W::Encode>),
+      CheckedMethod("infer", Checked<W, &W::Infer>),
+      CheckedMethod("inferBatch", Checked<W, &W::InferBatch>),
+      CheckedMethod("evaluate", Checked<W, &W::Evaluate>),
+      CheckedMethod("parameters", Checked<W, &W::Parameters>),
+      CheckedMethod("train", Checked<W, &W::Train>),
+      CheckedMethod("dispose", Checked<W, &W::Dispose>),
+  });
+  return ctor;
+}
+
+const std::shared_ptr<NetState> &NetworkWrap::Live(Napi::Env env) const {
+  if (!state_)
+    throw MakeError(env, "ERR_HDRNN_DISPOSED",
+                    "this network was disposed (net.dispose()): its memory is freed");
+  return state_;
+}
+
+Napi::Value NetworkWrap::Disposed(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), !state_);
+}
+
+// Frees the weights now instead of whenever the garbage collector gets to
+// this object. Work already queued holds its own reference and finishes.
+Napi::Value NetworkWrap::Dispose(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!state_) return env.Undefined();
+  if (state_->training.load())
+    throw MakeError(env, "ERR_HDRNN_BUSY",
+                    "this network is training: abort the run and wait for it to end before "
+                    "disposing of the network");
+  state_.reset();
+  if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
+  reported_ = 0;
+  return env.Undefined();
 }
 
 NetworkWrap::NetworkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NetworkWrap>(info) {
@@ -69,6 +104,7 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Netw
     // constructor call; JavaScript never sees them.
     state_ = std::make_shared<NetState>(ext.Data());
     ReportMemory(env);
+    info.This().As<Napi::Object>().TypeTag(&kTag);
     return;
   }
   if (!info[0].IsArray()) ThrowType(env, "shape must be an array of layer sizes");
@@ -86,6 +122,7 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Netw
   hdrnn_network_init_normal(net, seed);
   state_ = std::make_shared<NetState>(net);
   ReportMemory(env);
+  info.This().As<Napi::Object>().TypeTag(&kTag);
 }
 
 void NetworkWrap::ReportMemory(Napi::Env env) {
@@ -142,33 +179,35 @@ Napi::Value NetworkWrap::Decode(const Napi::CallbackInfo &info) {
 
 Napi::Value NetworkWrap::Shape(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  const size_t n = hdrnn_network_layer_count(state_->net);
-  const uint32_t *sizes = hdrnn_network_sizes(state_->net); // never changes: no lock
+  const hdrnn_network *net = Live(env)->net;
+  const size_t n = hdrnn_network_layer_count(net);
+  const uint32_t *sizes = hdrnn_network_sizes(net); // never changes: no lock
   Napi::Array a = Napi::Array::New(env, n);
   for (size_t i = 0; i < n; i++) a.Set((uint32_t)i, Napi::Number::New(env, sizes[i]));
   return a;
 }
 
 Napi::Value NetworkWrap::ParameterCount(const Napi::CallbackInfo &info) {
-  return Napi::Number::New(info.Env(), (double)hdrnn_network_parameter_count(state_->net));
+  return Napi::Number::New(info.Env(), (double)hdrnn_network_parameter_count(Live(info.Env())->net));
 }
 
 Napi::Value NetworkWrap::Training(const Napi::CallbackInfo &info) {
-  return Napi::Boolean::New(info.Env(), state_->training.load());
+  return Napi::Boolean::New(info.Env(), state_ && state_->training.load());
 }
 
 Napi::Value NetworkWrap::Encode(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  const std::shared_ptr<NetState> &state = Live(env);
   const hdrnn_format format = ExpectFormat(env, info[0]);
   hdrnn_status status;
   // Fail early, on this thread, if the shape does not fit the format.
-  if (hdrnn_format_check(state_->net, format, &status) != HDRNN_OK) throw MakeError(env, status);
-  return StartEncode(env, state_, format);
+  if (hdrnn_format_check(state->net, format, &status) != HDRNN_OK) throw MakeError(env, status);
+  return StartEncode(env, state, format);
 }
 
 Napi::Value NetworkWrap::Infer(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  const size_t inputs = hdrnn_network_sizes(state_->net)[0];
+  const size_t inputs = hdrnn_network_sizes(Live(env)->net)[0];
   if (!info[0].IsTypedArray()) ThrowType(env, "input must be a Float32Array or Uint8Array");
   const TypedBytes ta = ExpectTypedArray(env, info[0], "input");
   if (ta.length != inputs)
@@ -193,29 +232,29 @@ Napi::Value NetworkWrap::Infer(const Napi::CallbackInfo &info) {
     default:
       ThrowType(env, "input must be a Float32Array or Uint8Array");
   }
-  return StartInfer(env, state_, std::move(input), ExpectRunConfig(env, info[1]));
+  return StartInfer(env, Live(env), std::move(input), ExpectRunConfig(env, info[1]));
 }
 
 Napi::Value NetworkWrap::InferBatch(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   DatasetRef data = ExpectDataset(env, info[0], "inputs", false);
   RunConfig config = ExpectRunConfig(env, info[1]);
-  return StartInferBatch(env, state_, std::move(data), config);
+  return StartInferBatch(env, Live(env), std::move(data), config);
 }
 
 Napi::Value NetworkWrap::Evaluate(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   DatasetRef data = ExpectDataset(env, info[0], "data", true);
   RunConfig config = ExpectRunConfig(env, info[1]);
-  return StartEvaluate(env, state_, std::move(data), config, true);
+  return StartEvaluate(env, Live(env), std::move(data), config, true);
 }
 
 Napi::Value NetworkWrap::Parameters(const Napi::CallbackInfo &info) {
-  return StartParameters(info.Env(), state_);
+  return StartParameters(info.Env(), Live(info.Env()));
 }
 
 Napi::Value NetworkWrap::Train(const Napi::CallbackInfo &info) {
-  return StartTraining(info, state_);
+  return StartTraining(info, Live(info.Env()));
 }
 
 void InitNetwork(Napi::Env env, Napi::Object exports) {

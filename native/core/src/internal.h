@@ -21,7 +21,16 @@ struct hdrnn_network {
   size_t *bias_offsets;    /* layer_count - 1 entries */
   size_t parameter_count;
   float *params;           /* parameter_count floats, 64-byte aligned */
+  uint64_t max_working_bytes; /* cap on the workspace of any run on it (limits) */
 };
+
+/* Adds n * size bytes to *total; 0 when that overflows. For working-memory sums. */
+static inline int hdrnn_add_bytes(uint64_t *total, uint64_t n, uint64_t size) {
+  if (size != 0 && n > UINT64_MAX / size) return 0;
+  if (*total > UINT64_MAX - n * size) return 0;
+  *total += n * size;
+  return 1;
+}
 
 /* Records a failure in status (may be NULL) and returns code. printf-style. */
 hdrnn_code hdrnn_fail(hdrnn_status *status, hdrnn_code code, const char *format, ...)
