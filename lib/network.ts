@@ -189,7 +189,7 @@ function toInputArray(input: unknown, size: number, name: string): Float32Array 
     throw v.typeError(name, 'a Float32Array, Float64Array, Uint8Array, number[] or an image from readPgm', input);
   }
   if (!array) v.attached(a as ArrayBufferView, name);
-  const length = (a as ArrayLike<unknown>).length;
+  const length = array ? (a as unknown[]).length : v.typedLength(a as ArrayBufferView);
   if (length !== size) {
     throw hdrnnError(ErrorCodes.SHAPE_MISMATCH, `${name} has ${length} values but the network takes ${size} inputs`);
   }
@@ -198,7 +198,7 @@ function toInputArray(input: unknown, size: number, name: string): Float32Array 
   else if (a instanceof Float64Array) out = Float32Array.from(a);
   else out = a as Float32Array | Uint8Array | Uint8ClampedArray;
   if (out instanceof Float32Array) {
-    for (let i = 0; i < out.length; i++) {
+    for (let i = 0; i < length; i++) {
       if (!Number.isFinite(out[i])) throw v.rangeError(`${name}[${i}]`, 'a finite number (as a float32)', out[i]);
     }
   }

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -61,8 +62,9 @@ class ReadFileWorker : public PromiseWorker {
   }
   void FailErrno(const char *syscall) {
     const int e = errno;
-    Fail(ErrnoCode(e), std::string(ErrnoCode(e)) + ": " + std::strerror(e) + ", " + syscall +
-                           " '" + path_ + "'");
+    std::string text = std::strerror(e);
+    if (!text.empty()) text[0] = (char)std::tolower((unsigned char)text[0]); // as Node words it
+    Fail(ErrnoCode(e), std::string(ErrnoCode(e)) + ": " + text + ", " + syscall + " '" + path_ + "'");
   }
   void Work() override {
     const int fd = open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
