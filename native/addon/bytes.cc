@@ -6,6 +6,7 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "release.h"
 #include "type_tags.h"
 
 namespace hdrnn_addon {
@@ -65,7 +66,10 @@ Bytes::Bytes(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Bytes>(info) {
 }
 
 Bytes::~Bytes() {
-  if (store_) napi_adjust_external_memory(Env(), -(int64_t)store_->size, nullptr);
+  if (!store_) return;
+  const size_t size = store_->size;
+  napi_adjust_external_memory(Env(), -(int64_t)size, nullptr);
+  ReleaseLater(std::move(store_), size);
 }
 
 Napi::Value Bytes::View(const Napi::CallbackInfo &info) {
@@ -73,7 +77,12 @@ Napi::Value Bytes::View(const Napi::CallbackInfo &info) {
     auto *hold = new std::shared_ptr<Store>(store_);
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
         info.Env(), store_->data, store_->size,
-        [](Napi::Env, void *, std::shared_ptr<Store> *h) { delete h; }, hold);
+        [](Napi::Env, void *, std::shared_ptr<Store> *h) {
+          const size_t size = (*h)->size;
+          ReleaseLater(std::move(*h), size);
+          delete h;
+        },
+        hold);
     view_ = Napi::Persistent(buffer);
   }
   return view_.Value();

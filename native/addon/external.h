@@ -13,6 +13,8 @@
 #include <cstring>
 #include <vector>
 
+#include "release.h"
+
 namespace hdrnn_addon {
 
 template <typename T>
@@ -23,8 +25,9 @@ Napi::ArrayBuffer ExternalBuffer(Napi::Env env, std::vector<T> &&values) {
   Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
       env, owned->data(), bytes,
       [](Napi::Env e, void *, std::vector<T> *v) {
-        napi_adjust_external_memory(e, -(int64_t)(v->size() * sizeof(T)), nullptr);
-        delete v;
+        const size_t n = v->size() * sizeof(T);
+        napi_adjust_external_memory(e, -(int64_t)n, nullptr);
+        ReleaseLater(std::unique_ptr<std::vector<T>>(v), n);
       },
       owned);
   Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)bytes);
@@ -48,8 +51,9 @@ inline Napi::Buffer<uint8_t> ExternalBytes(Napi::Env env, std::vector<uint8_t> &
   Napi::Buffer<uint8_t> buffer = Napi::Buffer<uint8_t>::New(
       env, owned->data(), n,
       [](Napi::Env e, uint8_t *, std::vector<uint8_t> *v) {
-        napi_adjust_external_memory(e, -(int64_t)v->size(), nullptr);
-        delete v;
+        const size_t n = v->size();
+        napi_adjust_external_memory(e, -(int64_t)n, nullptr);
+        ReleaseLater(std::unique_ptr<std::vector<uint8_t>>(v), n);
       },
       owned);
   Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)n);

@@ -11,6 +11,7 @@
 #include "dataset.h"
 #include "errors.h"
 #include "train_job.h"
+#include "release.h"
 #include "type_tags.h"
 #include "workers.h"
 
@@ -132,6 +133,7 @@ void NetworkWrap::ReportMemory(Napi::Env env) {
 
 NetworkWrap::~NetworkWrap() {
   if (reported_ != 0) napi_adjust_external_memory(Env(), -reported_, nullptr);
+  if (state_) ReleaseLater(std::move(state_), (size_t)reported_);
 }
 
 Napi::Object NetworkWrap::Adopt(Napi::Env env, hdrnn_network *net) {
