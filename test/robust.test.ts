@@ -301,6 +301,11 @@ describe('files', () => {
     setTimeout(() => writer.kill(), 3000).unref();
     expect(outcome).toBe(ErrorCodes.NOT_REGULAR_FILE);
     await expect(readPgmOf('/proc/self/status')).rejects.toMatchObject({ code: ErrorCodes.BAD_FILE, message: expect.not.stringMatching(/empty|0 bytes/i) });
+    // Longer than the first 64 KiB buffer: read to its end (the buffer grows), and capped.
+    expect(readFileSync('/proc/self/smaps').length).toBeGreaterThan(64 * 1024);
+    await expect(readPgmOf('/proc/self/smaps')).rejects.toMatchObject({ code: ErrorCodes.BAD_FILE });
+    const { readPgm } = await import('./helpers');
+    await expect(readPgm('/proc/self/smaps', { limits: { maxFileBytes: 70_000 } })).rejects.toMatchObject({ code: ErrorCodes.LIMIT });
   });
 });
 

@@ -94,23 +94,23 @@ class ReadFileWorker : public PromiseWorker {
     size_t length = 0;
     for (;;) {
       if (length == capacity) {
-        // The file is longer than it said (or said nothing): grow with what
-        // arrives, never beyond the limit. One byte more than the limit is
-        // how a file over it is told apart from one exactly at it.
-        if (capacity >= max_) {
-          uint8_t probe;
-          const ssize_t n = read(fd, &probe, 1);
-          if (n < 0 && errno == EINTR) continue;
-          if (n < 0) return FailErrno("read");
-          if (n > 0) return TooBig(capacity + 1);
-          break;
-        }
+        // Full: usually the end of the file (it was as long as it said).
+        // One byte more tells; only a file longer than it said (or one
+        // that said nothing) grows the buffer, never beyond the limit.
+        uint8_t probe;
+        const ssize_t n = read(fd, &probe, 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return FailErrno("read");
+        if (n == 0) break;
+        if (capacity >= max_) return TooBig((uint64_t)capacity + 1);
         const size_t grown = capacity > max_ / 2 ? max_ : capacity * 2;
         auto bigger = std::make_shared<Store>(grown, false);
         if (bigger->data == nullptr) return OutOfMemory(grown);
         std::memcpy(bigger->data, store->data, length);
         store = std::move(bigger);
         capacity = grown;
+        store->data[length++] = probe;
+        continue;
       }
       const ssize_t n = read(fd, store->data + length, capacity - length);
       if (n < 0 && errno == EINTR) continue;
