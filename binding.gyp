@@ -46,6 +46,7 @@
         "native/core/src/pgm.c",
         "native/core/src/dataset.c",
         "native/core/src/pool.c",
+        "native/core/src/priority.c",
         "native/core/src/reference.c",
         "native/core/src/train.c",
         "native/core/src/train_batched.c",
@@ -72,7 +73,8 @@
         "native/addon/workers.cc",
         "native/addon/parsers.cc",
         "native/addon/dataset.cc",
-        "native/addon/average.cc"
+        "native/addon/average.cc",
+        "native/addon/file_read.cc"
       ],
       "dependencies": [
         "hdrnn_core",

@@ -6,8 +6,10 @@
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
-const tf = require('@tensorflow/tfjs');
-require('@tensorflow/tfjs-backend-wasm');
+// Installed on demand into .cache/bench-peers/ (see peers.cjs), not by npm install.
+const peer = require('./peers.cjs').peerRequire();
+const tf = peer('@tensorflow/tfjs');
+peer('@tensorflow/tfjs-backend-wasm');
 
 async function main() {
   const [dir, hiddenText, batchText] = process.argv.slice(2);

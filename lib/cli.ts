@@ -2,21 +2,29 @@
 /**
  * hdrnn - the command line, built on the public TypeScript API only.
  */
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 
-import { USAGE, UsageError, parseArgs, type CliOptions } from './cli-args';
+import { UsageError, parseArgs, usageFor, type CliOptions } from './cli-args';
+import { ProgressBar } from './cli/progress';
+import { catchInterrupts, exitCodeFor, survivePipeClose } from './cli/signals';
 import { writeFileAtomic } from './files';
 import { csvEvalCommand, csvInferCommand, csvTrainCommand, exportCommand } from './cli-data';
 import { fleetMain } from './cli-fleet';
 import {
   Dataset,
   Network,
+  availableKernels,
+  checkSavePath,
+  decodePgm,
   imageToText,
   kernels as activeKernels,
   loadMnist,
+  loadMnistTest,
   readPgm,
   version,
   type EpochReport,
+  type GreyImage,
   type KernelName,
 } from './index';
 
@@ -33,40 +41,37 @@ function runOptions(o: CliOptions): { threads?: number | 'auto'; kernels?: Kerne
   return { threads: o.threads, kernels: o.kernels as KernelName | undefined };
 }
 
-/** A one-line progress bar on a terminal; nothing otherwise. */
-class ProgressBar {
-  #active = false;
-  constructor(private readonly stream: Io['err'], private readonly enabled: boolean) {}
-  update(label: string, fraction: number, detail: string): void {
-    if (!this.enabled) return;
-    const width = 30;
-    const filled = Math.round(Math.min(1, Math.max(0, fraction)) * width);
-    const line = `${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${(fraction * 100).toFixed(0).padStart(3)}% ${detail}`;
-    const cols = this.stream.columns ?? 100;
-    this.stream.write(`\r${line.slice(0, cols - 1).padEnd(Math.min(cols - 1, line.length + 2))}`);
-    this.#active = true;
+/** What --format must be for this network; checked before training, not after. */
+const FORMATS: readonly NetworkFormat[] = ['seed', 'v2', 'v3']; // each holds everything the one before does
+function formatFor(o: CliOptions, net: Network): NetworkFormat {
+  const needed = net.preferredFormat;
+  if (o.format === 'auto') return needed;
+  if (FORMATS.indexOf(o.format) < FORMATS.indexOf(needed)) {
+    throw new UsageError(
+      `--format ${o.format} cannot hold this ${net.shape.join('-')} network (the seed format takes 784 inputs, 10 outputs ` +
+        `and hidden layers of at most 255, with the seed's sigmoid model; v2 any shape of that model); use --format ${needed} or auto`,
+    );
   }
-  clear(): void {
-    if (!this.#active) return;
-    this.stream.write(`\r${' '.repeat((this.stream.columns ?? 100) - 1)}\r`);
-    this.#active = false;
-  }
+  return o.format;
 }
 
 async function trainCommand(o: CliOptions, io: Io): Promise<number> {
+  // Everything that can be checked before training is: the output path (its
+  // folder exists, it is not a device, folder or FIFO) and the format.
+  await checkSavePath(o.net);
+  const seed = o.seed ?? randomBytes(8).readBigUInt64LE();
   const mnist = await loadMnist(o.data);
   const train: Dataset = o.limit !== undefined ? mnist.train.slice(0, Math.min(o.limit, mnist.train.count)) : mnist.train;
   const shape = [train.inputSize, ...o.hidden, 10];
-  const net = new Network({ shape, seed: o.seed, activation: o.activation, output: o.output, loss: o.loss, init: o.init });
+  const net = new Network({ shape, seed, activation: o.activation, output: o.output, loss: o.loss, init: o.init });
+  const format = formatFor(o, net);
   const human = !o.json;
+  if (human && o.seed === undefined) io.out.write(`Seed ${seed} (--seed random)\n`);
   const bar = new ProgressBar(io.err, human && !o.quiet && io.err.isTTY === true);
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const interrupt = catchInterrupts();
   const started = Date.now();
-  const format = o.format === 'auto' ? net.preferredFormat : o.format;
-  let lastEpoch: { epoch: number; bytes: Buffer } | undefined; // saved on Ctrl-C instead of losing the run
+  const finished: EpochReport[] = [];
+  let lastEpoch: { epoch: number; bytes: Buffer } | undefined; // the finished epochs' weights, saved on a signal
   let report;
   try {
     report = await net.train(train, {
@@ -74,14 +79,16 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
       batchSize: o.batchSize,
       learningRate: o.learningRate,
       shuffle: o.shuffle,
-      seed: o.seed,
+      seed,
       ...(o.optimizer !== undefined ? { optimizer: o.optimizer } : {}),
       ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
       testData: o.quiet ? undefined : mnist.test,
-      signal: controller.signal,
+      signal: interrupt.signal,
+      priority: o.priority,
       ...runOptions(o),
-      onProgress: bar ? (p) => bar.update(`Epoch ${p.epoch}/${p.epochs}`, p.batch / p.batches, `loss ${p.loss.toFixed(4)}`) : undefined,
+      onProgress: (p) => bar.update(`Epoch ${p.epoch}/${p.epochs}`, p.batch / p.batches, `loss ${p.loss.toFixed(4)}`),
       onEpoch: async (e: EpochReport) => {
+        finished.push(e);
         bar.clear();
         if (human && !o.quiet && e.test) {
           io.out.write(
@@ -94,19 +101,22 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
     });
   } catch (error) {
     bar.clear();
-    if ((error as Error).name === 'AbortError') {
-      if (lastEpoch) {
-        await writeFileAtomic(o.net, lastEpoch.bytes);
-        io.err.write(`hdrnn: training interrupted; saved epoch ${lastEpoch.epoch} to ${o.net}\n`);
-      } else {
-        io.err.write('hdrnn: training interrupted before the first epoch ended; nothing was saved\n');
-      }
-      return 130;
+    const signal = interrupt.received();
+    if ((error as Error).name === 'AbortError' && signal) {
+      // Keep what was trained: the weights after the last finished epoch, or,
+      // when none finished, the whole mini-batches of the first.
+      if (lastEpoch) await writeFileAtomic(o.net, lastEpoch.bytes);
+      else await net.save(o.net, { format });
+      const where = path.resolve(o.net);
+      const what = lastEpoch ? `the network after epoch ${lastEpoch.epoch}` : 'the network as trained so far (no epoch had finished)';
+      const message = `training interrupted by ${signal} after ${finished.length} of ${o.epochs} epoch(s); saved ${what} to ${where}`;
+      io.err.write(`hdrnn: ${message}\n`);
+      if (o.json) io.out.write(`${JSON.stringify({ command: 'train', interrupted: signal, epochsDone: finished.length, net: where, format, seed: String(seed) })}\n`);
+      return exitCodeFor(signal);
     }
     throw error;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    interrupt.dispose();
   }
   await net.save(o.net, { format });
   const seconds = (Date.now() - started) / 1000;
@@ -126,6 +136,25 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
         format,
         kernels: o.kernels ?? activeKernels,
         test: last?.test ?? null,
+        seed: String(seed),
+        // Every option the run used, so a result can be reproduced from its JSON alone.
+        options: {
+          hidden: o.hidden,
+          epochs: o.epochs,
+          batchSize: o.batchSize,
+          learningRate: o.learningRate,
+          shuffle: o.shuffle,
+          seed: String(seed),
+          seedWasRandom: o.seed === undefined,
+          threads: o.threads ?? 'auto',
+          format: o.format,
+          limit: o.limit ?? null,
+          kernels: o.kernels ?? activeKernels,
+          priority: o.priority,
+          quiet: o.quiet,
+          data: o.data ?? null,
+          net: o.net,
+        },
       })}\n`,
     );
   } else {
@@ -139,9 +168,10 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
 }
 
 async function evalCommand(o: CliOptions, io: Io): Promise<number> {
-  const [net, mnist] = await Promise.all([Network.load(o.net), loadMnist(o.data)]);
+  // Only the test set: eval --data DIR needs just the two t10k files.
+  const [net, test] = await Promise.all([Network.load(o.net), loadMnistTest(o.data)]);
   const started = process.hrtime.bigint();
-  const r = await net.evaluate(mnist.test, runOptions(o));
+  const r = await net.evaluate(test, runOptions(o));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (o.json) {
     io.out.write(`${JSON.stringify({ command: 'eval', net: path.resolve(o.net), shape: net.shape, ...r, seconds })}\n`);
@@ -155,8 +185,8 @@ async function evalCommand(o: CliOptions, io: Io): Promise<number> {
 }
 
 async function inferCommand(o: CliOptions, io: Io): Promise<number> {
-  if (!o.image) throw new UsageError('infer needs an image: hdrnn infer -i IMAGE.pgm [-n NET]');
-  const [net, image] = await Promise.all([Network.load(o.net), readPgm(o.image)]);
+  if (!o.image) throw new UsageError('infer needs an image: hdrnn infer IMAGE.pgm [-n NET] (or -i - for standard input)');
+  const [net, image] = await Promise.all([Network.load(o.net), o.image === '-' ? readStdinPgm() : readPgm(o.image)]);
   if (image.width * image.height !== net.shape[0]) {
     throw new UsageError(
       `${o.image} is ${image.width}x${image.height} (${image.width * image.height} pixels) but ${o.net} takes ${net.shape[0]} inputs`,
@@ -164,7 +194,7 @@ async function inferCommand(o: CliOptions, io: Io): Promise<number> {
   }
   const r = await net.infer(image, runOptions(o));
   if (o.json) {
-    io.out.write(`${JSON.stringify({ command: 'infer', image: path.resolve(o.image), label: r.label, score: r.scores[r.label], scores: Array.from(r.scores) })}\n`);
+    io.out.write(`${JSON.stringify({ command: 'infer', image: o.image === '-' ? '-' : path.resolve(o.image), label: r.label, score: r.scores[r.label], scores: Array.from(r.scores) })}\n`);
     return 0;
   }
   io.out.write(`${imageToText(image)}\n`);
@@ -172,19 +202,51 @@ async function inferCommand(o: CliOptions, io: Io): Promise<number> {
   return 0;
 }
 
+/** Most bytes read from standard input for `infer -i -` (a 28x28 P2 is under 4 kB). */
+const MAX_STDIN_BYTES = 64 << 20;
+
+async function readStdinPgm(): Promise<GreyImage> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    total += chunk.length;
+    if (total > MAX_STDIN_BYTES) throw new UsageError(`standard input holds more than ${MAX_STDIN_BYTES} bytes; not a PGM image`);
+    chunks.push(chunk);
+  }
+  return decodePgm(Buffer.concat(chunks));
+}
+
+/** $HDRNN_KERNELS must name kernels this CPU runs: a typo is an error, not a silent fallback. */
+function checkKernelsEnv(): void {
+  const forced = process.env.HDRNN_KERNELS;
+  if (forced === undefined || forced === '' || forced === 'best') return;
+  if (!availableKernels.includes(forced)) {
+    throw new UsageError(`HDRNN_KERNELS=${forced} is not a kernel set this CPU can run (available: best, ${availableKernels.join(', ')})`);
+  }
+}
+
 export async function main(argv: readonly string[], io: Io = { out: process.stdout, err: process.stderr }): Promise<number> {
   if (argv[0] === 'fleet') return fleetMain(argv.slice(1), io); // lib/cli-fleet.ts
   let options: CliOptions;
+  // One line on stderr; with --json also {"error": {code, message}} on stdout.
+  const fail = (error: Error & { code?: string }, json: boolean, exit: number): number => {
+    const message = error.message.split('\n')[0];
+    io.err.write(`hdrnn: ${message}\n`);
+    if (json) {
+      io.out.write(`${JSON.stringify({ error: { code: error.code ?? (error instanceof UsageError ? 'ERR_USAGE' : 'ERR_HDRNN'), message } })}\n`);
+    }
+    return exit;
+  };
   try {
     options = parseArgs(argv);
   } catch (error) {
-    io.err.write(`hdrnn: ${(error as Error).message}\n`);
-    return 2;
+    return fail(error as Error, argv.includes('--json'), 2);
   }
   try {
+    checkKernelsEnv();
     switch (options.command) {
       case 'help':
-        io.out.write(USAGE);
+        io.out.write(usageFor(options.helpFor));
         return 0;
       case 'version':
         io.out.write(`${version}\n`);
@@ -200,13 +262,15 @@ export async function main(argv: readonly string[], io: Io = { out: process.stdo
     }
   } catch (error) {
     const e = error as Error & { code?: string };
-    io.err.write(`hdrnn: ${e.message.split('\n')[0]}\n`);
     if (process.env.HDRNN_DEBUG) io.err.write(`${e.stack}\n`);
-    return error instanceof UsageError ? 2 : 1;
+    return fail(e, options.json, error instanceof UsageError ? 2 : 1);
   }
 }
 
 if (require.main === module) {
+  // `hdrnn train | head -1`: once the reader is gone, output is dropped and
+  // the run goes on to save its network.
+  survivePipeClose(process.stdout);
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

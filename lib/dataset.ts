@@ -8,7 +8,7 @@
 import { native, type NativeBytes, type NativeDataset } from './binding';
 import { ErrorCodes, hdrnnError } from './errors';
 import type { CsvInfo } from './csv';
-import { attached, integer, numbers, options, opt, rangeError, typeError } from './validate';
+import { attached, integer, numbers, options, opt, rangeError, typedLength, typeError } from './validate';
 
 export type InputValues = Uint8Array | Float32Array;
 
@@ -123,7 +123,7 @@ export class Dataset {
     }
     if (Array.isArray(inputs)) numbers(inputs, 'source.inputs');
     else attached(inputs as ArrayBufferView, 'source.inputs');
-    const length = (inputs as ArrayLike<number>).length;
+    const length = Array.isArray(inputs) ? inputs.length : typedLength(inputs as ArrayBufferView);
     if (length % inputSize !== 0) {
       throw rangeError('source.inputs length', `a multiple of inputSize (${inputSize})`, length);
     }
@@ -177,14 +177,20 @@ export class Dataset {
         labels instanceof Int32Array || Array.isArray(labels);
       if (!okType) throw typeError('source.labels', 'a Uint8Array, Uint16Array, Uint32Array, Int32Array or number[]', labels);
       if (!Array.isArray(labels)) attached(labels as ArrayBufferView, 'source.labels');
-      const list = labels as ArrayLike<number>;
-      if (list.length !== count) throw rangeError('source.labels length', `the number of examples (${count})`, list.length);
+      const listLength = Array.isArray(labels) ? labels.length : typedLength(labels as ArrayBufferView);
+      if (listLength !== count) throw rangeError('source.labels length', `the number of examples (${count})`, listLength);
+      // Each label is read exactly once, into our own copy, and only the copy
+      // is checked and stored: a getter on a number[] cannot pass the check
+      // with one value and then hand over another.
+      const source = labels as ArrayLike<unknown>;
+      const list = new Float64Array(count);
       let max = -1;
       for (let i = 0; i < count; i++) {
-        const v = list[i];
+        const v = source[i];
         if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 32 - 2) {
           throw rangeError(`source.labels[${i}]`, 'an integer class index from 0', v);
         }
+        list[i] = v;
         if (v > max) max = v;
       }
       classes = max + 1;

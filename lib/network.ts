@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { native, type NativeNetwork, type NativeRunOptions, type NativeTrainEvent } from './binding';
 import { Dataset } from './dataset';
 import { abortError, ErrorCodes, hdrnnError } from './errors';
-import { readFileNative, writeFileAtomic } from './files';
+import { readFileNative, saveTarget, writeFileAtomic } from './files';
 import { resolveLimits, type Limits } from './limits';
 import { encodeOnnx } from './onnx';
 import { EarlyStopper, GATE_STOP, splitDataset, type CheckpointOptions, type EarlyStopping } from './train-control';
@@ -176,6 +176,13 @@ export interface TrainOptions extends RunOptions {
    * that epoch (e.g. from a checkpoint file) and the same other options.
    */
   resume?: Uint8Array;
+  /**
+   * 'background': every training thread runs at the lowest priority (Linux:
+   * SCHED_IDLE, else nice 19, per thread), so the host service's own work is
+   * never starved; training then gets only CPU time nobody else wants.
+   * Default 'normal'.
+   */
+  priority?: 'normal' | 'background';
 }
 
 export interface TrainReport {
@@ -220,6 +227,9 @@ export interface Parameters {
 
 const ADOPTED = new WeakMap<object, NativeNetwork>();
 
+/** Symbol.dispose where the runtime has it (Node 18.18+/20.4+); Node 16 and early 18 lack it. */
+const DISPOSE: typeof Symbol.dispose = (Symbol as { dispose?: typeof Symbol.dispose }).dispose ?? (Symbol.for('nodejs.dispose') as typeof Symbol.dispose);
+
 
 function randomSeed(): bigint {
   return randomBytes(8).readBigUInt64LE();
@@ -258,7 +268,7 @@ function toInputArray(input: unknown, size: number, name: string): Float32Array 
     throw v.typeError(name, 'a Float32Array, Float64Array, Uint8Array, number[] or an image from readPgm', input);
   }
   if (!array) v.attached(a as ArrayBufferView, name);
-  const length = (a as ArrayLike<unknown>).length;
+  const length = array ? (a as unknown[]).length : v.typedLength(a as ArrayBufferView);
   if (length !== size) {
     throw hdrnnError(ErrorCodes.SHAPE_MISMATCH, `${name} has ${length} values but the network takes ${size} inputs`);
   }
@@ -267,7 +277,7 @@ function toInputArray(input: unknown, size: number, name: string): Float32Array 
   else if (a instanceof Float64Array) out = Float32Array.from(a);
   else out = a as Float32Array | Uint8Array | Uint8ClampedArray;
   if (out instanceof Float32Array) {
-    for (let i = 0; i < out.length; i++) {
+    for (let i = 0; i < length; i++) {
       if (!Number.isFinite(out[i])) throw v.rangeError(`${name}[${i}]`, 'a finite number (as a float32)', out[i]);
     }
   }
@@ -435,6 +445,26 @@ export class Network {
     return this.#native.training;
   }
 
+  /** True once dispose() has freed the network. */
+  get disposed(): boolean {
+    return this.#native.disposed;
+  }
+
+  /**
+   * Frees the network's native memory now instead of when the garbage
+   * collector gets to it. Every later call rejects or throws with
+   * ERR_HDRNN_DISPOSED; calls already running finish first. Throws
+   * ERR_HDRNN_BUSY while training (abort the run first). Also available as
+   * `using net = ...` (Symbol.dispose).
+   */
+  dispose(): void {
+    this.#native.dispose();
+  }
+
+  [DISPOSE](): void {
+    this.dispose();
+  }
+
   /** The format 'auto' picks for this network: 'seed' when the shape fits it. */
   get preferredFormat(): NetworkFormat {
     const s = this.#shape;
@@ -467,6 +497,7 @@ export class Network {
   /** Saves to a file atomically: readers see the old file or the new one, never a torn one. */
   async save(file: string, options?: SaveOptions): Promise<void> {
     v.path(file, 'path');
+    await saveTarget(file); // refuse a device, folder or missing folder before encoding
     const bytes = await this.toBuffer(options);
     await writeFileAtomic(file, bytes);
   }
@@ -573,6 +604,9 @@ export class Network {
       const epochs = num('epochs', 30, (x, n) => v.integer(x, n, 1, 1_000_000));
       const batchSize = num('batchSize', 10, (x, n) => v.integer(x, n, 1, 10_000_000));
       const learningRate = num('learningRate', 3, (x, n) => v.positive(x, n, 1e6));
+      // Trained in float32: a rate that rounds to 0 there (1e-50) is out of range too.
+      if (Math.fround(learningRate) <= 0) throw v.rangeError('options.learningRate', 'a number above 0 that a float32 can hold (at least 1.5e-45)', learningRate);
+      const priority = v.opt(o, 'priority') === undefined ? 'normal' : v.oneOf(v.opt(o, 'priority'), 'options.priority', ['normal', 'background'] as const);
       const shuffle = v.opt(o, 'shuffle') === undefined ? true : v.boolean(v.opt(o, 'shuffle'), 'options.shuffle');
       const seed = v.opt(o, 'seed') === undefined ? randomSeed() : v.seed(v.opt(o, 'seed'), 'options.seed');
       const algorithm = v.opt(o, 'algorithm') === undefined ? 'batched' : v.oneOf(v.opt(o, 'algorithm'), 'options.algorithm', ['batched', 'reference'] as const);
@@ -721,7 +755,7 @@ export class Network {
         handle = this.#native.train(
           data.toNative(),
           testData instanceof Dataset ? testData.toNative() : null,
-          { ...run, epochs, batchSize, learningRate, shuffle, seed, algorithm, progressEvery, waitEpochs, ...extra, ...(checkpoint ? { keepState: true } : {}) },
+          { ...run, epochs, batchSize, learningRate, shuffle, seed, algorithm, progressEvery, waitEpochs, priority, ...extra, ...(checkpoint ? { keepState: true } : {}) },
           onEvent,
         );
       } catch (error) {

@@ -125,19 +125,41 @@ export function callback<F extends (...args: never[]) => unknown>(value: unknown
   return value as F;
 }
 
+// The built-in getters, not the object's own: a typed-array subclass can
+// override `length` (4 bytes claiming 1,000 values) and a Proxy answers
+// whatever its traps say. The intrinsic getters read the real internal slots
+// and throw for anything that is not really a typed array.
+const TYPED_ARRAY_PROTO = Object.getPrototypeOf(Uint8Array.prototype) as object;
+const intrinsic = (proto: object, key: string) => Object.getOwnPropertyDescriptor(proto, key)!.get!;
+const TYPED_LENGTH = intrinsic(TYPED_ARRAY_PROTO, 'length');
+const TYPED_BUFFER = intrinsic(TYPED_ARRAY_PROTO, 'buffer');
+const VIEW_BUFFER = intrinsic(DataView.prototype, 'buffer');
+
+/** The real element count of a typed array (never its own `length` property). */
+export function typedLength(view: ArrayBufferView): number {
+  return Reflect.apply(TYPED_LENGTH, view, []) as number;
+}
+
 /** True when the typed array's buffer was transferred away (detached). */
 export function isDetached(view: ArrayBufferView): boolean {
+  const buffer = Reflect.apply(view instanceof DataView ? VIEW_BUFFER : TYPED_BUFFER, view, []) as ArrayBufferLike;
   try {
     // Constructing any view on a detached buffer throws.
-    new Uint8Array(view.buffer, 0, 0);
+    new Uint8Array(buffer, 0, 0);
     return false;
   } catch {
     return true;
   }
 }
 
-/** Refuses a typed array whose buffer was detached (transferred). */
+/**
+ * Refuses what is not really a typed array (a Proxy of one, a look-alike)
+ * and a typed array whose buffer was detached (transferred).
+ */
 export function attached<T extends ArrayBufferView>(view: T, name: string): T {
+  if (!ArrayBuffer.isView(view)) {
+    throw codedError(TypeError, ErrorCodes.INVALID_ARG_TYPE, `${name} must be a real typed array, not a Proxy or look-alike of one`);
+  }
   if (isDetached(view)) {
     throw codedError(TypeError, ErrorCodes.INVALID_ARG_VALUE, `${name} is detached (its buffer was transferred)`);
   }

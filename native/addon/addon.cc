@@ -12,6 +12,10 @@
 #include "train_job.h"
 
 namespace hdrnn_addon {
+void InitFileRead(Napi::Env env, Napi::Object exports); // file_read.cc
+}
+
+namespace hdrnn_addon {
 
 void InitAverage(Napi::Env env, Napi::Object exports); // average.cc
 
@@ -95,6 +99,8 @@ hdrnn_limits ExpectLimits(Napi::Env env, const Napi::Value &v) {
     limits.max_items = (uint64_t)ExpectInteger(env, x, "limits.maxItems", 1, big);
   if (!(x = Option(o, "maxPixels")).IsUndefined())
     limits.max_pixels = (uint64_t)ExpectInteger(env, x, "limits.maxPixels", 1, big);
+  if (!(x = Option(o, "maxWorkingBytes")).IsUndefined())
+    limits.max_working_bytes = (uint64_t)ExpectInteger(env, x, "limits.maxWorkingBytes", 1, big);
   return limits;
 }
 
@@ -153,6 +159,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("abiVersion", Napi::Number::New(env, 1));
   InitBytes(env, exports);
   InitParsers(env, exports);
+  InitFileRead(env, exports);
   InitNetwork(env, exports);
   InitAverage(env, exports);
   return exports;

@@ -6,29 +6,52 @@
 
 #include "addon.h"
 #include "errors.h"
+#include "release.h"
+#include "type_tags.h"
 
 namespace hdrnn_addon {
 
 // Tags a JS object as one of ours so a look-alike cannot be unwrapped.
-static const napi_type_tag kBytesTag = {0x6864726e6e427974ULL, 0x65730001a5c3e1f7ULL};
+const napi_type_tag Bytes::kTag = {0x6864726e6e427974ULL, 0x65730001a5c3e1f7ULL};
+const char *const Bytes::kName = "NativeBytes";
+// Marks the External carrying a Store into the constructor (Adopt).
+static const napi_type_tag kAdoptStoreTag = {0x6864726e6e427974ULL, 0x41646f7074000003ULL};
 
-Store::Store(size_t n) : size(n) {
+Store::Store(size_t n, bool zero) : size(n) {
   // 64-byte aligned so float views are aligned for SIMD loads.
   void *p = nullptr;
   if (posix_memalign(&p, 64, n > 0 ? n : 64) == 0) data = static_cast<uint8_t *>(p);
-  if (data != nullptr) std::memset(data, 0, n);
+  if (data != nullptr && zero) std::memset(data, 0, n);
 }
 
 Store::~Store() { std::free(data); }
 
 Napi::Function Bytes::Define(Napi::Env env) {
-  return DefineClass(env, "NativeBytes",
-                     {InstanceMethod<&Bytes::View>("view"),
-                      InstanceAccessor<&Bytes::ByteLength>("byteLength")});
+  Napi::Function ctor = DefineClass(env, "NativeBytes", {});
+  DefineOnPrototype(env, ctor,
+                    {CheckedMethod("view", Checked<Bytes, &Bytes::View>),
+                     CheckedGetter("byteLength", Checked<Bytes, &Bytes::ByteLength>)});
+  return ctor;
+}
+
+Napi::Object Bytes::Adopt(Napi::Env env, std::shared_ptr<Store> store) {
+  auto *hold = new std::shared_ptr<Store>(std::move(store));
+  Napi::External<std::shared_ptr<Store>> ext = Napi::External<std::shared_ptr<Store>>::New(
+      env, hold, [](Napi::Env, std::shared_ptr<Store> *h) { delete h; });
+  ext.TypeTag(&kAdoptStoreTag);
+  return Data(env).bytes_constructor.New({ext});
 }
 
 Bytes::Bytes(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Bytes>(info) {
   Napi::Env env = info.Env();
+  if (info.Length() == 1 && info[0].IsExternal()) { // from Adopt()
+    auto ext = info[0].As<Napi::External<std::shared_ptr<Store>>>();
+    if (!ext.CheckTypeTag(&kAdoptStoreTag)) ThrowType(env, "byteLength must be a number");
+    store_ = *ext.Data();
+    info.This().As<Napi::Object>().TypeTag(&kTag);
+    Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)store_->size);
+    return;
+  }
   // Upper bound: what a 32-bit device could address at all; real caps are
   // checked by the TypeScript layer against the caller's limits.
   const double n = ExpectInteger(env, info[0], "byteLength", 0, 4294967295.0);
@@ -37,13 +60,16 @@ Bytes::Bytes(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Bytes>(info) {
     throw MakeError(env, "ERR_HDRNN_OUT_OF_MEMORY",
                     "out of memory allocating " + std::to_string((size_t)n) + " bytes");
   store_ = std::move(store);
-  info.This().As<Napi::Object>().TypeTag(&kBytesTag);
+  info.This().As<Napi::Object>().TypeTag(&kTag);
   // Tell V8 about the native memory, so dropped datasets get collected.
   Napi::MemoryManagement::AdjustExternalMemory(env, (int64_t)store_->size);
 }
 
 Bytes::~Bytes() {
-  if (store_) napi_adjust_external_memory(Env(), -(int64_t)store_->size, nullptr);
+  if (!store_) return;
+  const size_t size = store_->size;
+  napi_adjust_external_memory(Env(), -(int64_t)size, nullptr);
+  ReleaseLater(std::move(store_), size);
 }
 
 Napi::Value Bytes::View(const Napi::CallbackInfo &info) {
@@ -51,7 +77,12 @@ Napi::Value Bytes::View(const Napi::CallbackInfo &info) {
     auto *hold = new std::shared_ptr<Store>(store_);
     Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(
         info.Env(), store_->data, store_->size,
-        [](Napi::Env, void *, std::shared_ptr<Store> *h) { delete h; }, hold);
+        [](Napi::Env, void *, std::shared_ptr<Store> *h) {
+          const size_t size = (*h)->size;
+          ReleaseLater(std::move(*h), size);
+          delete h;
+        },
+        hold);
     view_ = Napi::Persistent(buffer);
   }
   return view_.Value();
@@ -62,7 +93,7 @@ Napi::Value Bytes::ByteLength(const Napi::CallbackInfo &info) {
 }
 
 std::shared_ptr<Store> Bytes::StoreOf(Napi::Env env, const Napi::Value &v, const char *what) {
-  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kBytesTag))
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&kTag))
     ThrowType(env, std::string(what) + " must be native bytes (build datasets with "
                                        "createDataset or loadMnist)");
   return Napi::ObjectWrap<Bytes>::Unwrap(v.As<Napi::Object>())->store_;

@@ -17,7 +17,8 @@
 namespace hdrnn_addon {
 
 struct Store {
-  explicit Store(size_t n);
+  // n bytes, zeroed unless zero is false (memory a reader fills at once).
+  explicit Store(size_t n, bool zero = true);
   ~Store();
   Store(const Store &) = delete;
   Store &operator=(const Store &) = delete;
@@ -33,10 +34,15 @@ class Bytes : public Napi::ObjectWrap<Bytes> {
   std::shared_ptr<Store> store() const { return store_; }
   // The Store behind a JS value if it is a Bytes object, else throws TypeError.
   static std::shared_ptr<Store> StoreOf(Napi::Env env, const Napi::Value &v, const char *what);
+  // A new NativeBytes object for a store filled by native work.
+  static Napi::Object Adopt(Napi::Env env, std::shared_ptr<Store> store);
+  static const napi_type_tag kTag;
+  static const char *const kName;
 
- private:
   Napi::Value View(const Napi::CallbackInfo &info);
   Napi::Value ByteLength(const Napi::CallbackInfo &info);
+
+ private:
   std::shared_ptr<Store> store_;
   // One external ArrayBuffer per store: V8 must not see two for one pointer.
   Napi::Reference<Napi::ArrayBuffer> view_;

@@ -18,6 +18,7 @@ const char *ErrorCode(hdrnn_code code) {
     case HDRNN_ERR_MISMATCH: return "ERR_HDRNN_SHAPE_MISMATCH";
     case HDRNN_ERR_SYSTEM: return "ERR_HDRNN_SYSTEM";
     case HDRNN_ERR_DIVERGED: return "ERR_HDRNN_DIVERGED";
+    case HDRNN_ERR_CANCELLED: return "ERR_HDRNN_CANCELLED";
   }
   return "ERR_HDRNN_UNKNOWN";
 }

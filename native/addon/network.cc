@@ -12,6 +12,8 @@
 #include "errors.h"
 #include "model.h"
 #include "train_job.h"
+#include "release.h"
+#include "type_tags.h"
 #include "workers.h"
 
 namespace hdrnn_addon {
@@ -46,27 +48,61 @@ hdrnn_format ExpectFormat(Napi::Env env, const Napi::Value &v) {
 
 }  // namespace
 
+const napi_type_tag NetworkWrap::kTag = {0x6864726e6e4e6574ULL, 0x776f726b00000002ULL};
+const char *const NetworkWrap::kName = "NativeNetwork";
+
 Napi::Function NetworkWrap::Define(Napi::Env env) {
-  return DefineClass(
-      env, "NativeNetwork",
-      {StaticMethod<&NetworkWrap::FromBuffer>("fromBuffer"),
-       StaticMethod<&NetworkWrap::Decode>("decode"),
-       InstanceAccessor<&NetworkWrap::Shape>("shape"),
-       InstanceAccessor<&NetworkWrap::ParameterCount>("parameterCount"),
-       InstanceAccessor<&NetworkWrap::Training>("training"),
-       InstanceAccessor<&NetworkWrap::Activations>("activations"),
-       InstanceAccessor<&NetworkWrap::Loss>("loss"),
-       InstanceMethod<&NetworkWrap::SetStandardization>("setStandardization"),
-       InstanceMethod<&NetworkWrap::Standardization>("standardization"),
-       InstanceMethod<&NetworkWrap::SetClasses>("setClasses"),
-       InstanceMethod<&NetworkWrap::Classes>("classes"),
-       InstanceMethod<&NetworkWrap::EncodeCheckpoint>("encodeCheckpoint"),
-       InstanceMethod<&NetworkWrap::Encode>("encode"),
-       InstanceMethod<&NetworkWrap::Infer>("infer"),
-       InstanceMethod<&NetworkWrap::InferBatch>("inferBatch"),
-       InstanceMethod<&NetworkWrap::Evaluate>("evaluate"),
-       InstanceMethod<&NetworkWrap::Parameters>("parameters"),
-       InstanceMethod<&NetworkWrap::Train>("train")});
+  Napi::Function ctor = DefineClass(env, "NativeNetwork",
+                                    {StaticMethod<&NetworkWrap::FromBuffer>("fromBuffer"),
+                                     StaticMethod<&NetworkWrap::Decode>("decode")});
+  using W = NetworkWrap;
+  DefineOnPrototype(env, ctor, {
+      CheckedGetter("shape", Checked<W, &W::Shape>),
+      CheckedGetter("parameterCount", Checked<W, &W::ParameterCount>),
+      CheckedGetter("training", Checked<W, &W::Training>),
+      CheckedGetter("disposed", Checked<W, &W::Disposed>),
+      CheckedMethod("encode", Checked<W, &W::Encode>),
+      CheckedMethod("infer", Checked<W, &W::Infer>),
+      CheckedMethod("inferBatch", Checked<W, &W::InferBatch>),
+      CheckedMethod("evaluate", Checked<W, &W::Evaluate>),
+      CheckedMethod("parameters", Checked<W, &W::Parameters>),
+      CheckedMethod("train", Checked<W, &W::Train>),
+      CheckedMethod("dispose", Checked<W, &W::Dispose>),
+      CheckedGetter("activations", Checked<W, &W::Activations>),
+      CheckedGetter("loss", Checked<W, &W::Loss>),
+      CheckedMethod("setStandardization", Checked<W, &W::SetStandardization>),
+      CheckedMethod("standardization", Checked<W, &W::Standardization>),
+      CheckedMethod("setClasses", Checked<W, &W::SetClasses>),
+      CheckedMethod("classes", Checked<W, &W::Classes>),
+      CheckedMethod("encodeCheckpoint", Checked<W, &W::EncodeCheckpoint>),
+  });
+  return ctor;
+}
+
+const std::shared_ptr<NetState> &NetworkWrap::Live(Napi::Env env) const {
+  if (!state_)
+    throw MakeError(env, "ERR_HDRNN_DISPOSED",
+                    "this network was disposed (net.dispose()): its memory is freed");
+  return state_;
+}
+
+Napi::Value NetworkWrap::Disposed(const Napi::CallbackInfo &info) {
+  return Napi::Boolean::New(info.Env(), !state_);
+}
+
+// Frees the weights now instead of whenever the garbage collector gets to
+// this object. Work already queued holds its own reference and finishes.
+Napi::Value NetworkWrap::Dispose(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!state_) return env.Undefined();
+  if (state_->training.load())
+    throw MakeError(env, "ERR_HDRNN_BUSY",
+                    "this network is training: abort the run and wait for it to end before "
+                    "disposing of the network");
+  state_.reset();
+  if (reported_ != 0) Napi::MemoryManagement::AdjustExternalMemory(env, -reported_);
+  reported_ = 0;
+  return env.Undefined();
 }
 
 NetworkWrap::NetworkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<NetworkWrap>(info) {
@@ -78,6 +114,7 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Netw
     // constructor call; JavaScript never sees them.
     state_ = std::make_shared<NetState>(ext.Data());
     ReportMemory(env);
+    info.This().As<Napi::Object>().TypeTag(&kTag);
     return;
   }
   if (!info[0].IsArray()) ThrowType(env, "shape must be an array of layer sizes");
@@ -96,6 +133,7 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Netw
   state_ = std::make_shared<NetState>(net);
   ApplyModel(env, net, info[3], seed);
   ReportMemory(env);
+  info.This().As<Napi::Object>().TypeTag(&kTag);
 }
 
 void NetworkWrap::ReportMemory(Napi::Env env) {
@@ -105,6 +143,7 @@ void NetworkWrap::ReportMemory(Napi::Env env) {
 
 NetworkWrap::~NetworkWrap() {
   if (reported_ != 0) napi_adjust_external_memory(Env(), -reported_, nullptr);
+  if (state_) ReleaseLater(std::move(state_), (size_t)reported_);
 }
 
 Napi::Object NetworkWrap::Adopt(Napi::Env env, hdrnn_network *net) {
@@ -157,33 +196,35 @@ Napi::Value NetworkWrap::Decode(const Napi::CallbackInfo &info) {
 
 Napi::Value NetworkWrap::Shape(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  const size_t n = hdrnn_network_layer_count(state_->net);
-  const uint32_t *sizes = hdrnn_network_sizes(state_->net); // never changes: no lock
+  const hdrnn_network *net = Live(env)->net;
+  const size_t n = hdrnn_network_layer_count(net);
+  const uint32_t *sizes = hdrnn_network_sizes(net); // never changes: no lock
   Napi::Array a = Napi::Array::New(env, n);
   for (size_t i = 0; i < n; i++) a.Set((uint32_t)i, Napi::Number::New(env, sizes[i]));
   return a;
 }
 
 Napi::Value NetworkWrap::ParameterCount(const Napi::CallbackInfo &info) {
-  return Napi::Number::New(info.Env(), (double)hdrnn_network_parameter_count(state_->net));
+  return Napi::Number::New(info.Env(), (double)hdrnn_network_parameter_count(Live(info.Env())->net));
 }
 
 Napi::Value NetworkWrap::Training(const Napi::CallbackInfo &info) {
-  return Napi::Boolean::New(info.Env(), state_->training.load());
+  return Napi::Boolean::New(info.Env(), state_ && state_->training.load());
 }
 
 Napi::Value NetworkWrap::Encode(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  const std::shared_ptr<NetState> &state = Live(env);
   const hdrnn_format format = ExpectFormat(env, info[0]);
   hdrnn_status status;
   // Fail early, on this thread, if the shape does not fit the format.
-  if (hdrnn_format_check(state_->net, format, &status) != HDRNN_OK) throw MakeError(env, status);
-  return StartEncode(env, state_, format);
+  if (hdrnn_format_check(state->net, format, &status) != HDRNN_OK) throw MakeError(env, status);
+  return StartEncode(env, state, format);
 }
 
 Napi::Value NetworkWrap::Infer(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  const size_t inputs = hdrnn_network_sizes(state_->net)[0];
+  const size_t inputs = hdrnn_network_sizes(Live(env)->net)[0];
   if (!info[0].IsTypedArray()) ThrowType(env, "input must be a Float32Array or Uint8Array");
   const TypedBytes ta = ExpectTypedArray(env, info[0], "input");
   if (ta.length != inputs)
@@ -208,43 +249,44 @@ Napi::Value NetworkWrap::Infer(const Napi::CallbackInfo &info) {
     default:
       ThrowType(env, "input must be a Float32Array or Uint8Array");
   }
-  return StartInfer(env, state_, std::move(input), ExpectRunConfig(env, info[1]));
+  return StartInfer(env, Live(env), std::move(input), ExpectRunConfig(env, info[1]));
 }
 
 Napi::Value NetworkWrap::InferBatch(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   DatasetRef data = ExpectDataset(env, info[0], "inputs", false);
   RunConfig config = ExpectRunConfig(env, info[1]);
-  return StartInferBatch(env, state_, std::move(data), config);
+  return StartInferBatch(env, Live(env), std::move(data), config);
 }
 
 Napi::Value NetworkWrap::Evaluate(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   DatasetRef data = ExpectDataset(env, info[0], "data", true);
   RunConfig config = ExpectRunConfig(env, info[1]);
-  return StartEvaluate(env, state_, std::move(data), config, true);
+  return StartEvaluate(env, Live(env), std::move(data), config, true);
 }
 
 Napi::Value NetworkWrap::Parameters(const Napi::CallbackInfo &info) {
-  return StartParameters(info.Env(), state_);
+  return StartParameters(info.Env(), Live(info.Env()));
 }
 
 Napi::Value NetworkWrap::Train(const Napi::CallbackInfo &info) {
-  return StartTraining(info, state_);
+  return StartTraining(info, Live(info.Env()));
 }
 
 Napi::Value NetworkWrap::Activations(const Napi::CallbackInfo &info) {
-  return ActivationNames(info.Env(), state_->net); // set before any training: no lock
+  return ActivationNames(info.Env(), Live(info.Env())->net); // set before any training: no lock
 }
 
 Napi::Value NetworkWrap::Loss(const Napi::CallbackInfo &info) {
-  return Napi::String::New(info.Env(), hdrnn_loss_name(hdrnn_network_loss(state_->net)));
+  return Napi::String::New(info.Env(), hdrnn_loss_name(hdrnn_network_loss(Live(info.Env())->net)));
 }
 
 // setStandardization(mean: Float32Array | null, std: Float32Array | null)
 Napi::Value NetworkWrap::SetStandardization(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  const size_t inputs = hdrnn_network_sizes(state_->net)[0];
+  const std::shared_ptr<NetState> state = Live(env);
+  const size_t inputs = hdrnn_network_sizes(state->net)[0];
   std::vector<float> mean, stdev;
   const bool clear = info[0].IsNull() || info[0].IsUndefined();
   if (!clear) {
@@ -263,11 +305,11 @@ Napi::Value NetworkWrap::SetStandardization(const Napi::CallbackInfo &info) {
     }
   }
   // Changing how inputs are read in the middle of a run would make no sense.
-  if (state_->training.load())
+  if (state->training.load())
     throw MakeError(env, "ERR_HDRNN_BUSY", "cannot change the standardisation while training");
   hdrnn_status status;
-  ReadGuard guard(*state_);
-  if (hdrnn_network_set_standardization(state_->net, clear ? nullptr : mean.data(),
+  ReadGuard guard(*state);
+  if (hdrnn_network_set_standardization(state->net, clear ? nullptr : mean.data(),
                                         clear ? nullptr : stdev.data(), &status) != HDRNN_OK)
     throw MakeError(env, status);
   return env.Undefined();
@@ -275,10 +317,11 @@ Napi::Value NetworkWrap::SetStandardization(const Napi::CallbackInfo &info) {
 
 Napi::Value NetworkWrap::Standardization(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  ReadGuard guard(*state_);
-  const float *mean = hdrnn_network_mean(state_->net), *stdev = hdrnn_network_std(state_->net);
+  const std::shared_ptr<NetState> state = Live(env);
+  ReadGuard guard(*state);
+  const float *mean = hdrnn_network_mean(state->net), *stdev = hdrnn_network_std(state->net);
   if (mean == nullptr) return env.Null();
-  const size_t inputs = hdrnn_network_sizes(state_->net)[0];
+  const size_t inputs = hdrnn_network_sizes(state->net)[0];
   Napi::Float32Array m = Napi::Float32Array::New(env, inputs), s = Napi::Float32Array::New(env, inputs);
   std::memcpy(m.Data(), mean, inputs * sizeof(float));
   std::memcpy(s.Data(), stdev, inputs * sizeof(float));
@@ -289,15 +332,15 @@ Napi::Value NetworkWrap::Standardization(const Napi::CallbackInfo &info) {
 }
 
 Napi::Value NetworkWrap::SetClasses(const Napi::CallbackInfo &info) {
-  return hdrnn_addon::SetClasses(info, *state_);
+  return hdrnn_addon::SetClasses(info, *Live(info.Env()));
 }
 
 Napi::Value NetworkWrap::Classes(const Napi::CallbackInfo &info) {
-  return hdrnn_addon::Classes(info.Env(), *state_);
+  return hdrnn_addon::Classes(info.Env(), *Live(info.Env()));
 }
 
 Napi::Value NetworkWrap::EncodeCheckpoint(const Napi::CallbackInfo &info) {
-  return hdrnn_addon::EncodeCheckpoint(info, state_);
+  return hdrnn_addon::EncodeCheckpoint(info, Live(info.Env()));
 }
 
 void InitNetwork(Napi::Env env, Napi::Object exports) {

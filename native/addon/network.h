@@ -19,10 +19,9 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   // A new JS object owning net (used by decoding).
   static Napi::Object Adopt(Napi::Env env, hdrnn_network *net);
   std::shared_ptr<NetState> state() const { return state_; }
+  static const napi_type_tag kTag;
+  static const char *const kName;
 
- private:
-  static Napi::Value FromBuffer(const Napi::CallbackInfo &info);
-  static Napi::Value Decode(const Napi::CallbackInfo &info);
   Napi::Value Shape(const Napi::CallbackInfo &info);
   Napi::Value ParameterCount(const Napi::CallbackInfo &info);
   Napi::Value Training(const Napi::CallbackInfo &info);
@@ -33,12 +32,20 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value SetClasses(const Napi::CallbackInfo &info);
   Napi::Value Classes(const Napi::CallbackInfo &info);
   Napi::Value EncodeCheckpoint(const Napi::CallbackInfo &info);
+  Napi::Value Disposed(const Napi::CallbackInfo &info);
   Napi::Value Encode(const Napi::CallbackInfo &info);
   Napi::Value Infer(const Napi::CallbackInfo &info);
   Napi::Value InferBatch(const Napi::CallbackInfo &info);
   Napi::Value Evaluate(const Napi::CallbackInfo &info);
   Napi::Value Parameters(const Napi::CallbackInfo &info);
   Napi::Value Train(const Napi::CallbackInfo &info);
+  Napi::Value Dispose(const Napi::CallbackInfo &info);
+
+ private:
+  static Napi::Value FromBuffer(const Napi::CallbackInfo &info);
+  static Napi::Value Decode(const Napi::CallbackInfo &info);
+  // The network's state, or ERR_HDRNN_DISPOSED after dispose().
+  const std::shared_ptr<NetState> &Live(Napi::Env env) const;
 
   void ReportMemory(Napi::Env env);
 

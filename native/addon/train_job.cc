@@ -38,6 +38,7 @@ void AbortToken::Abort() {
   std::lock_guard<std::mutex> lock(mutex);
   requested.store(true);
   answered_cv.notify_all(); // a run waiting at an epoch gate stops too
+  __atomic_store_n(&cancel, 1, __ATOMIC_RELEASE);
   if (!finished && !raised) {
     raised = true;
     __atomic_add_fetch(&state->interrupt, kAbortBit, __ATOMIC_ACQ_REL);
@@ -78,15 +79,39 @@ double Since(Clock::time_point t) {
 }  // namespace
 
 void TrainJob::Post(TrainEvent *event) {
-  // Non-blocking with an unbounded queue: the training thread never waits
-  // for JavaScript. Fails only while the environment is going away.
-  if (tsfn_.NonBlockingCall(event) != napi_ok) delete event;
+  std::unique_ptr<TrainEvent> owned(event);
+  std::unique_lock<std::mutex> lock(mail_mutex_);
+  if (event->type == TrainEvent::kBatch) {
+    if (progress_.size() >= kMaxPendingProgress)
+      progress_.back() = std::move(owned); // JavaScript is behind: latest wins
+    else
+      progress_.push_back(std::move(owned));
+  } else {
+    // Never dropped; but a JavaScript thread that does not keep up makes
+    // the trainer wait instead of the queue grow (an abort ends the wait).
+    if (event->type == TrainEvent::kEpoch)
+      while (reports_.size() >= kMaxPendingEpochs && !Aborted())
+        mail_cv_.wait_for(lock, std::chrono::milliseconds(20));
+    reports_.push_back(std::move(owned));
+  }
+  if (wake_pending_) return;
+  wake_pending_ = true;
+  lock.unlock();
+  // Fails only while the environment is going away (nobody to tell).
+  if (tsfn_.NonBlockingCall(static_cast<TrainEvent *>(nullptr)) != napi_ok) {
+    std::lock_guard<std::mutex> relock(mail_mutex_);
+    wake_pending_ = false;
+  }
 }
 
 void TrainJob::Run() {
   hdrnn_status status{};
   hdrnn_trainer *trainer = nullptr;
   config_.options.interrupt = &state_->interrupt;
+  config_.eval_options.cancel = &token_->cancel; // abort() also stops the test evaluation
+  // Background priority: this thread first (it runs a share of every
+  // mini-batch and the test evaluation); the threads it starts inherit it.
+  if (config_.options.priority == HDRNN_PRIORITY_BACKGROUND) hdrnn_thread_background(nullptr);
   uint32_t epochs_done = 0;
   const Clock::time_point start = Clock::now();
   hdrnn_code code = hdrnn_trainer_create(&trainer, state_->net, &train_.data, &config_.options,
@@ -169,7 +194,11 @@ void TrainJob::Run() {
       const Clock::time_point eval_start = Clock::now();
       hdrnn_evaluation result{};
       code = hdrnn_evaluate(state_->net, &test_.data, &config_.eval_options, &result, &status);
-      if (code != HDRNN_OK) {
+      if (code == HDRNN_ERR_CANCELLED) { // aborted mid-evaluation: the run ends as aborted
+        code = HDRNN_OK;
+        status = hdrnn_status{};
+      }
+      if (code != HDRNN_OK || Aborted()) {
         delete event;
         break;
       }
@@ -217,9 +246,9 @@ void TrainJob::Run() {
   tsfn_.Release();
 }
 
-void TrainJob::CallJs(Napi::Env env, Napi::Function callback, TrainJob *, TrainEvent *event) {
-  std::unique_ptr<TrainEvent> owned(event);
-  if (env == nullptr || callback == nullptr) return; // environment is going away
+namespace {
+
+void SendEvent(Napi::Env env, Napi::Function callback, const TrainEvent *event) {
   Napi::Object o = Napi::Object::New(env);
   static const char *const kTypes[] = {"batch", "epoch", "done", "error"};
   o.Set("type", Napi::String::New(env, kTypes[event->type]));
@@ -247,10 +276,54 @@ void TrainJob::CallJs(Napi::Env env, Napi::Function callback, TrainJob *, TrainE
     o.Set("stopped", Napi::Boolean::New(env, event->stopped));
   }
   if (event->type == TrainEvent::kError) o.Set("error", MakeError(env, event->status).Value());
+  callback.Call({o});
+}
+
+}  // namespace
+
+void TrainJob::CallJs(Napi::Env env, Napi::Function callback, TrainJob *job, TrainEvent *) {
+  if (env == nullptr || callback == nullptr) return; // environment is going away
+  job->Deliver(env, callback);
+}
+
+// Everything waiting, in order: each epoch's progress before its report.
+void TrainJob::Deliver(Napi::Env env, Napi::Function callback) {
+  std::deque<std::unique_ptr<TrainEvent>> progress, reports;
+  {
+    std::lock_guard<std::mutex> lock(mail_mutex_);
+    progress.swap(progress_);
+    reports.swap(reports_);
+    wake_pending_ = false;
+  }
+  mail_cv_.notify_all();
   try {
-    callback.Call({o});
+    while (!progress.empty() || !reports.empty()) {
+      Napi::HandleScope scope(env);
+      const bool take_progress =
+          !progress.empty() && (reports.empty() || progress.front()->epoch <= reports.front()->epoch);
+      std::deque<std::unique_ptr<TrainEvent>> &from = take_progress ? progress : reports;
+      std::unique_ptr<TrainEvent> event = std::move(from.front());
+      from.pop_front();
+      SendEvent(env, callback, event.get());
+    }
   } catch (const Napi::Error &e) {
-    // Leave it pending: Node reports it like any uncaught exception.
+    // The callback threw: leave the exception pending (Node reports it like
+    // any uncaught one) and put back what was not delivered, for the next call.
+    {
+      std::lock_guard<std::mutex> lock(mail_mutex_);
+      while (!reports.empty()) {
+        reports_.push_front(std::move(reports.back()));
+        reports.pop_back();
+      }
+      while (!progress.empty()) {
+        progress_.push_front(std::move(progress.back()));
+        progress.pop_back();
+      }
+      if (!reports_.empty() || !progress_.empty()) {
+        wake_pending_ = true;
+        if (tsfn_.NonBlockingCall(static_cast<TrainEvent *>(nullptr)) != napi_ok) wake_pending_ = false;
+      }
+    }
     e.ThrowAsJavaScriptException();
   }
 }
@@ -287,7 +360,7 @@ Napi::Value StartTraining(const Napi::CallbackInfo &info, std::shared_ptr<NetSta
   if (!(v = Option(o, "learningRate")).IsUndefined()) {
     if (!v.IsNumber()) ThrowType(env, "learningRate must be a number");
     const double lr = v.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(lr) || lr <= 0 || lr > 1e6)
+    if (!std::isfinite(lr) || lr <= 0 || lr > 1e6 || (float)lr <= 0.0f)
       ThrowRange(env, "learningRate must be a finite number above 0 (and at most 1e6)");
     config.options.learning_rate = (float)lr;
   }
@@ -306,6 +379,12 @@ Napi::Value StartTraining(const Napi::CallbackInfo &info, std::shared_ptr<NetSta
     else ThrowType(env, "algorithm must be 'batched' or 'reference'");
   }
   config.options.kernels = ExpectKernels(env, Option(o, "kernels"));
+  if (!(v = Option(o, "priority")).IsUndefined()) {
+    const std::string p = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+    if (p == "normal") config.options.priority = HDRNN_PRIORITY_NORMAL;
+    else if (p == "background") config.options.priority = HDRNN_PRIORITY_BACKGROUND;
+    else ThrowType(env, "priority must be 'normal' or 'background'");
+  }
   if (!(v = Option(o, "progressEvery")).IsUndefined())
     config.progress_every = (size_t)ExpectInteger(env, v, "progressEvery", 0, 1e9);
   if (!(v = Option(o, "waitEpochs")).IsUndefined()) {

@@ -13,6 +13,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -41,6 +42,7 @@ struct AbortToken {
   std::shared_ptr<NetState> state;
   std::mutex mutex;
   std::atomic<bool> requested{false};
+  int cancel = 0; // raised with the abort; read by the C evaluation (__atomic)
   bool raised = false;
   bool finished = false;
   std::condition_variable answered_cv;
@@ -74,6 +76,7 @@ class TrainJob {
   TrainJob() = default;
   void Run();
   void Post(TrainEvent *event);
+  void Deliver(Napi::Env env, Napi::Function callback);
   bool Aborted() const { return token_->aborted(); }
 
   std::shared_ptr<NetState> state_;
@@ -85,6 +88,20 @@ class TrainJob {
   Tsfn tsfn_;
   std::thread thread_;
   AddonData *data_ = nullptr;
+
+  // Events waiting for JavaScript, bounded: mini-batch progress queues up to
+  // kMaxPendingProgress, and past that the latest replaces the newest one
+  // nobody has seen yet (coalesced: latest wins), epoch reports
+  // and the final event queue in order and are never dropped, but the
+  // trainer waits while kMaxPendingEpochs of them are unseen. One
+  // thread-safe call is outstanding at a time; it delivers all there is.
+  static constexpr size_t kMaxPendingEpochs = 8;
+  static constexpr size_t kMaxPendingProgress = 1024; // ~400 KB of events at most
+  std::mutex mail_mutex_;
+  std::condition_variable mail_cv_;
+  std::deque<std::unique_ptr<TrainEvent>> progress_;
+  std::deque<std::unique_ptr<TrainEvent>> reports_;
+  bool wake_pending_ = false;
 };
 
 Napi::Value StartTraining(const Napi::CallbackInfo &info, std::shared_ptr<NetState> state);

@@ -1,11 +1,13 @@
 // workers.cc - see workers.h.
 #include "workers.h"
 
+#include <cstdio>
 #include <cstring>
 #include <new>
 
 #include "errors.h"
 #include "model.h"
+#include "external.h"
 #include "network.h"
 
 namespace hdrnn_addon {
@@ -34,7 +36,9 @@ void PromiseWorker::OnOK() {
   try {
     Napi::HandleScope scope(env);
     if (status_.code != HDRNN_OK) {
-      deferred_.Reject(MakeError(env, status_).Value());
+      deferred_.Reject((error_code_ != nullptr ? MakeError(env, error_code_, status_.message)
+                                               : MakeError(env, status_))
+                           .Value());
       return;
     }
     try {
@@ -84,9 +88,7 @@ class EncodeWorker : public PromiseWorker {
     bytes_.resize(size);
     hdrnn_network_encode(state_->net, format_, bytes_.data(), bytes_.size(), &status_);
   }
-  Napi::Value Result(Napi::Env env) override {
-    return Napi::Buffer<uint8_t>::Copy(env, bytes_.data(), bytes_.size());
-  }
+  Napi::Value Result(Napi::Env env) override { return ExternalBytes(env, std::move(bytes_)); }
   std::shared_ptr<NetState> state_;
   hdrnn_format format_;
   std::vector<uint8_t> bytes_;
@@ -188,6 +190,10 @@ class InferBatchWorker : public PromiseWorker {
       if (data_.data.count > SIZE_MAX / outputs / sizeof(float))
         return hdrnn_fail_code(HDRNN_ERR_LIMIT, "too many inputs");
       cells = data_.data.count * outputs;
+      // Checked before allocating: [1, 2^20] with 200 inputs wanted 800 MB.
+      const uint64_t bytes = (uint64_t)cells * sizeof(float) + (uint64_t)data_.data.count * 4;
+      hdrnn_code code = hdrnn_network_check_working(net, bytes, "inferBatch", &status_);
+      if (code != HDRNN_OK) return code;
       scores_.resize(cells);
       labels_.resize(data_.data.count);
       outputs_ = outputs;
@@ -202,12 +208,9 @@ class InferBatchWorker : public PromiseWorker {
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
-    Napi::Uint32Array labels = Napi::Uint32Array::New(env, labels_.size());
-    if (!labels_.empty()) std::memcpy(labels.Data(), labels_.data(), labels_.size() * 4);
-    Napi::Float32Array scores = Napi::Float32Array::New(env, scores_.size());
-    if (!scores_.empty()) std::memcpy(scores.Data(), scores_.data(), scores_.size() * 4);
-    o.Set("labels", labels);
-    o.Set("scores", scores);
+    // Handed over, not copied: the scores are held once.
+    o.Set("labels", ExternalUint32(env, std::move(labels_)));
+    o.Set("scores", ExternalFloats(env, std::move(scores_)));
     o.Set("outputs", Napi::Number::New(env, (double)outputs_));
     return o;
   }
@@ -218,6 +221,8 @@ class InferBatchWorker : public PromiseWorker {
   std::vector<uint32_t> labels_;
   size_t outputs_ = 0;
 };
+
+constexpr size_t kMaxConfusionOutputs = 1024;
 
 class EvaluateWorker : public PromiseWorker {
  public:
@@ -231,7 +236,9 @@ class EvaluateWorker : public PromiseWorker {
     WithNetwork(*state_, &status_, [&](const hdrnn_network *net) {
       outputs_ = Outputs(net);
       result_ = hdrnn_evaluation{};
-      if (want_confusion_ && outputs_ <= 4096) {
+      // Up to 1024 outputs (8 MiB of counts); wider networks get none: the
+      // JavaScript number[][] of 4096^2 counts alone was hundreds of MB.
+      if (want_confusion_ && outputs_ <= kMaxConfusionOutputs) {
         confusion_.assign(outputs_ * outputs_, 0);
         result_.confusion = confusion_.data();
       }
@@ -311,6 +318,16 @@ class PgmWorker : public PromiseWorker {
     if (hdrnn_pgm_decode(file_.data(), file_.length, &file_.limits, &info_, nullptr, 0, &status_) !=
         HDRNN_OK)
       return;
+    const uint64_t bytes = (uint64_t)info_.width * info_.height * sizeof(float);
+    if (bytes > file_.limits.max_working_bytes) {
+      status_.code = HDRNN_ERR_LIMIT;
+      std::snprintf(status_.message, sizeof status_.message,
+                    "a %ux%u image needs %llu bytes of pixels, more than the limit of %llu "
+                    "(limits.maxWorkingBytes)",
+                    (unsigned)info_.width, (unsigned)info_.height, (unsigned long long)bytes,
+                    (unsigned long long)file_.limits.max_working_bytes);
+      return;
+    }
     pixels_.resize((size_t)info_.width * info_.height);
     hdrnn_pgm_decode(file_.data(), file_.length, &file_.limits, &info_, pixels_.data(),
                      pixels_.size(), &status_);
@@ -321,9 +338,7 @@ class PgmWorker : public PromiseWorker {
     o.Set("height", Napi::Number::New(env, info_.height));
     o.Set("maxval", Napi::Number::New(env, info_.maxval));
     o.Set("binary", Napi::Boolean::New(env, info_.binary != 0));
-    Napi::Float32Array f = Napi::Float32Array::New(env, pixels_.size());
-    if (!pixels_.empty()) std::memcpy(f.Data(), pixels_.data(), pixels_.size() * sizeof(float));
-    o.Set("pixels", f);
+    o.Set("pixels", ExternalFloats(env, std::move(pixels_)));
     return o;
   }
   FileBytes file_;
@@ -388,6 +403,7 @@ Napi::Promise StartParameters(Napi::Env env, std::shared_ptr<NetState> state) {
 }
 Napi::Promise StartDecodePgm(Napi::Env env, std::shared_ptr<Store> bytes, size_t offset,
                              size_t length, hdrnn_limits limits) {
+  hdrnn_limits_resolve(&limits, &limits);
   return Queue<PgmWorker>(env, FileBytes{std::move(bytes), offset, length, limits});
 }
 

@@ -28,6 +28,9 @@ class PromiseWorker : public Napi::AsyncWorker {
   virtual void Work() = 0;                         // on a pool thread
   virtual Napi::Value Result(Napi::Env env) = 0;   // on the JS thread
   hdrnn_status status_;
+  // When set (with status_.code not OK), the rejection's code instead of
+  // the one status_.code maps to (e.g. "ENOENT").
+  const char *error_code_ = nullptr;
 
  private:
   Napi::Promise::Deferred deferred_;

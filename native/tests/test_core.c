@@ -455,7 +455,7 @@ static void test_thread_determinism(void) {
         uint32_t *labels[5];
         static const unsigned thread_counts[5] = {1, 2, 3, 4, 9};
         for (int i = 0; i < 5; i++) {
-          hdrnn_run_options ro = {thread_counts[i], kernels[k]};
+          hdrnn_run_options ro = {thread_counts[i], kernels[k], NULL};
           memset(conf[i], 0, sizeof conf[i]);
           memset(&ev[i], 0, sizeof ev[i]);
           ev[i].confusion = conf[i];
@@ -1524,7 +1524,7 @@ static void test_evaluate_infer(void) {
   size_t nk;
   kernel_list(kernels, &nk);
   for (size_t k = 0; k < nk; k++) {
-    hdrnn_run_options ro = {2, kernels[k]};
+    hdrnn_run_options ro = {2, kernels[k], NULL};
     float scores[15];
     uint32_t labels[5];
     if (CHECK_CODE(hdrnn_infer(net, &ds, &ro, scores, labels, &st), HDRNN_OK))
@@ -1601,7 +1601,7 @@ static void test_evaluate_infer(void) {
     CHECK_CODE(hdrnn_evaluate(n2, &none, NULL, &ev, &st), HDRNN_OK);
     CHECK(ev.total == 0 && ev.correct == 0 && ev.loss == 0.0);
     CHECK_CODE(hdrnn_evaluate(n2, &ds2, NULL, NULL, &st), HDRNN_ERR_ARGUMENT);
-    hdrnn_run_options many = {5000, NULL};
+    hdrnn_run_options many = {5000, NULL, NULL};
     CHECK_CODE(hdrnn_infer(n2, &ds2, &many, NULL, NULL, &st), HDRNN_ERR_ARGUMENT);
     hdrnn_network_free(n2);
     data_free(&d);
@@ -1767,6 +1767,64 @@ typedef struct test_case {
   void (*fn)(void);
 } test_case;
 
+
+/* Issue 11: every workspace is checked against the network's working-memory
+ * cap before it is allocated; threads are capped at the CPU count; a raised
+ * cancel flag stops an evaluation; one confusion matrix, counted into the
+ * caller's. */
+static void test_working_memory(void) {
+  hdrnn_status st;
+  hdrnn_limits lim;
+  memset(&lim, 0, sizeof lim);
+  lim.max_working_bytes = 1u << 20; /* 1 MiB */
+  const uint32_t wide[] = {1, 1u << 14, 2};
+  hdrnn_network *net = NULL;
+  if (!CHECK_CODE(hdrnn_network_create(&net, wide, 3, &lim, &st), HDRNN_OK)) return;
+  CHECK(hdrnn_network_working_limit(net) == (1u << 20));
+  float inputs[128] = {0};
+  uint8_t labels[128] = {0};
+  hdrnn_dataset ds = {0};
+  ds.features = inputs;
+  ds.labels8 = labels;
+  ds.count = 128;
+  ds.input_size = 1;
+  hdrnn_run_options ro = {0};
+  ro.threads = 1;
+  hdrnn_evaluation ev = {0};
+  /* 64 rows x 16384 floats x 2 = 8 MiB of workspace: over the cap. */
+  CHECK_CODE(hdrnn_evaluate(net, &ds, &ro, &ev, &st), HDRNN_ERR_LIMIT);
+  CHECK_MESSAGE(st);
+  CHECK(strstr(st.message, "maxWorkingBytes") != NULL);
+  hdrnn_train_options to;
+  hdrnn_train_options_default(&to);
+  to.batch_size = 100;
+  hdrnn_trainer *t = NULL;
+  CHECK_CODE(hdrnn_trainer_create(&t, net, &ds, &to, &st), HDRNN_ERR_LIMIT);
+  CHECK(t == NULL);
+  /* Four examples fit (4 x 16384 x 2 floats = 512 KiB), even with 1000 threads asked. */
+  ds.count = 4;
+  ro.threads = 2000;
+  uint64_t confusion[4] = {0};
+  ev.confusion = confusion;
+  CHECK_CODE(hdrnn_evaluate(net, &ds, &ro, &ev, &st), HDRNN_ERR_ARGUMENT); /* over 1024 */
+  ro.threads = 1000;
+  CHECK_CODE(hdrnn_evaluate(net, &ds, &ro, &ev, &st), HDRNN_OK);
+  CHECK(ev.total == 4);
+  CHECK(confusion[0] + confusion[1] + confusion[2] + confusion[3] == 4);
+  to.batch_size = 2;
+  to.threads = 1000;
+  if (CHECK_CODE(hdrnn_trainer_create(&t, net, &ds, &to, &st), HDRNN_OK)) {
+    CHECK(hdrnn_trainer_threads(t) <= hdrnn_cpu_count());
+    hdrnn_trainer_free(t);
+  }
+  /* A raised cancel flag stops the run. */
+  int cancel = 1;
+  ro.cancel = &cancel;
+  memset(confusion, 0, sizeof confusion);
+  CHECK_CODE(hdrnn_evaluate(net, &ds, &ro, &ev, &st), HDRNN_ERR_CANCELLED);
+  hdrnn_network_free(net);
+}
+
 static const test_case tests[] = {
     {"gradients", test_gradients},
     {"batched_vs_reference", test_batched_vs_reference},
@@ -1780,6 +1838,7 @@ static const test_case tests[] = {
     {"idx", test_idx},
     {"pgm", test_pgm},
     {"evaluate_infer", test_evaluate_infer},
+    {"working_memory", test_working_memory},
     {"mnist", test_mnist},
 };
 

@@ -32,7 +32,8 @@ typedef enum hdrnn_code {
   HDRNN_ERR_UNSUPPORTED = 7, /* valid, but not something this build can do */
   HDRNN_ERR_MISMATCH = 8,    /* data does not fit the network (sizes, labels) */
   HDRNN_ERR_SYSTEM = 9,      /* the OS refused (thread creation and the like) */
-  HDRNN_ERR_DIVERGED = 10    /* training made a weight NaN or infinite */
+  HDRNN_ERR_DIVERGED = 10,   /* training made a weight NaN or infinite */
+  HDRNN_ERR_CANCELLED = 11   /* stopped by the caller's cancel flag */
 } hdrnn_code;
 
 #define HDRNN_MESSAGE_MAX 256
@@ -57,14 +58,20 @@ typedef struct hdrnn_limits {
   uint32_t max_layers;     /* number of layer sizes incl. input; default 257 (the seed format's most) */
   uint32_t max_layer_size; /* neurons in any one layer; default 1<<20 */
   uint64_t max_items;      /* images or labels in one IDX file; default 1<<24 */
-  uint64_t max_pixels;     /* pixels of one PGM image; default 1<<26 */
+  uint64_t max_pixels;     /* pixels of one PGM image; default 1<<24 */
+  /* Bytes of workspace one evaluation, inference or training run may
+   * allocate (buffers, scores, confusion matrix), checked before allocating;
+   * default 256 MiB, sized for a 1 GB device. A network keeps the value it
+   * was created (or decoded) with, and every run on it obeys it. */
+  uint64_t max_working_bytes;
 } hdrnn_limits;
 
 #define HDRNN_DEFAULT_MAX_PARAMETERS ((uint64_t)1 << 24)
 #define HDRNN_DEFAULT_MAX_LAYERS 257u
 #define HDRNN_DEFAULT_MAX_LAYER_SIZE ((uint32_t)1 << 20)
 #define HDRNN_DEFAULT_MAX_ITEMS ((uint64_t)1 << 24)
-#define HDRNN_DEFAULT_MAX_PIXELS ((uint64_t)1 << 26)
+#define HDRNN_DEFAULT_MAX_PIXELS ((uint64_t)1 << 24)
+#define HDRNN_DEFAULT_MAX_WORKING_BYTES ((uint64_t)1 << 28)
 
 /* Fills every zero field of *out from `in` (may be NULL) or the defaults. */
 void hdrnn_limits_resolve(const hdrnn_limits *in, hdrnn_limits *out);
@@ -105,6 +112,12 @@ const float *hdrnn_network_parameters(const hdrnn_network *net);
 /* HDRNN_OK when every parameter is finite, else HDRNN_ERR_FORMAT naming one. */
 hdrnn_code hdrnn_network_check_finite(const hdrnn_network *net,
                                       hdrnn_status *status);
+/* The working-memory cap of runs on net (limits.max_working_bytes). */
+uint64_t hdrnn_network_working_limit(const hdrnn_network *net);
+/* HDRNN_OK when `bytes` of workspace for `what` fit net's working-memory
+ * cap, else HDRNN_ERR_LIMIT saying so. For callers allocating on a run's behalf. */
+hdrnn_code hdrnn_network_check_working(const hdrnn_network *net, uint64_t bytes,
+                                       const char *what, hdrnn_status *status);
 
 /* ------------------------------------------------------------- file formats */
 
@@ -216,6 +229,10 @@ const char *hdrnn_kernels_name(const hdrnn_kernels *kernels);
 /* Online CPUs, at least 1. */
 unsigned hdrnn_cpu_count(void);
 
+/* Lowers the calling thread to background priority (Linux: SCHED_IDLE and
+ * nice 19); threads it creates afterwards inherit it. */
+hdrnn_code hdrnn_thread_background(hdrnn_status *status);
+
 /* ----------------------------------------------------------------- training */
 
 typedef enum hdrnn_algorithm {
@@ -248,7 +265,14 @@ typedef struct hdrnn_train_options {
   float schedule_factor;   /* step: multiplier per drop */
   float schedule_min;      /* cosine: learning rate at the last epoch */
   uint32_t schedule_epochs; /* cosine: epochs of the whole run */
+  /* HDRNN_PRIORITY_BACKGROUND: every training thread lowers itself to the
+   * idle scheduling class (Linux SCHED_IDLE, else nice 19), so the host's
+   * own work always goes first. */
+  int priority;
 } hdrnn_train_options;
+
+#define HDRNN_PRIORITY_NORMAL 0
+#define HDRNN_PRIORITY_BACKGROUND 1
 
 void hdrnn_train_options_default(hdrnn_train_options *options);
 
@@ -287,15 +311,19 @@ unsigned hdrnn_trainer_threads(const hdrnn_trainer *trainer);
 /* --------------------------------------------------- evaluation, inference */
 
 typedef struct hdrnn_run_options {
-  unsigned threads;             /* 0: hdrnn_cpu_count() */
+  unsigned threads;             /* 0 (or more than the CPUs): hdrnn_cpu_count() */
   const hdrnn_kernels *kernels; /* NULL: hdrnn_kernels_best() */
+  /* Optional flag owned by the caller, read atomically between chunks of 64
+   * examples: once nonzero the run stops and returns HDRNN_ERR_CANCELLED. */
+  const int *cancel;
 } hdrnn_run_options;
 
 typedef struct hdrnn_evaluation {
   size_t correct;
   size_t total;
   double loss;        /* mean cost of the network's loss (quadratic: 0.5*|a-y|^2) */
-  uint64_t *confusion; /* NULL, or out*out counts, [actual][predicted], zeroed by caller */
+  uint64_t *confusion; /* NULL, or out*out counts, [actual][predicted], zeroed by caller
+                        (counted into directly: no copy per thread) */
   /* With float targets (regression): root mean square and mean absolute
    * error over every output value; correct stays 0 and confusion untouched. */
   double rmse, mae;

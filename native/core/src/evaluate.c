@@ -8,8 +8,12 @@
  * holding up the end: with chunks dealt out in turn, a worker woken 5 ms late
  * on the development VM made half the 2-thread evaluations as slow as one
  * thread. Results are kept per chunk and added in chunk order at the end
- * (the confusion counts per thread: integer sums), so every result is the
- * same whatever the thread count and whoever took which chunk.
+ * (the confusion counts go straight into the caller's matrix with atomic
+ * adds: integer sums, and one matrix instead of one per thread, which for
+ * 4096 outputs was 128 MiB a thread), so every result is the same whatever
+ * the thread count and whoever took which chunk. Every buffer is counted
+ * against the network's working-memory cap before it is allocated, and a
+ * caller's cancel flag is read between chunks.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -40,8 +44,10 @@ typedef struct eval_job {
   double *chunk_sq;      /* chunks: squared errors (float targets) */
   double *chunk_abs;     /* chunks: absolute errors (float targets) */
   size_t *chunk_correct; /* chunks */
-  uint64_t *confusion;   /* threads * outputs * outputs, or NULL */
+  uint64_t *confusion;   /* outputs * outputs (the caller's), or NULL; atomic adds */
   int bad_label;         /* a label changed to out of range during the run (atomic) */
+  const int *cancel;     /* the caller's flag, or NULL */
+  int cancelled;         /* a thread saw it raised (atomic) */
 } eval_job;
 
 /* Forward pass of rows [first, first + rows); returns the output activations. */
@@ -75,9 +81,14 @@ static void eval_thread(void *ctx, unsigned tid, unsigned threads) {
   const size_t outputs = job->net->sizes[job->net->layer_count - 1];
   float *ping = job->workspace + (size_t)tid * 2 * job->chunk_rows * job->width;
   float *pong = ping + job->chunk_rows * job->width;
-  uint64_t *confusion = job->confusion != NULL ? job->confusion + (size_t)tid * outputs * outputs : NULL;
+  uint64_t *confusion = job->confusion;
+  (void)tid;
   (void)threads;
   for (;;) {
+    if (job->cancel != NULL && __atomic_load_n(job->cancel, __ATOMIC_RELAXED) != 0) {
+      __atomic_store_n(&job->cancelled, 1, __ATOMIC_RELAXED);
+      break;
+    }
     const size_t c = __atomic_fetch_add(&job->next_chunk, 1, __ATOMIC_RELAXED);
     if (c >= job->chunks) break;
     const size_t first = c * CHUNK;
@@ -122,7 +133,8 @@ static void eval_thread(void *ctx, unsigned tid, unsigned threads) {
         loss += cost->cost(output, a + r * outputs, &y, outputs);
       }
       correct += predicted == label;
-      if (confusion != NULL) confusion[(size_t)label * outputs + predicted]++;
+      if (confusion != NULL)
+        __atomic_fetch_add(&confusion[(size_t)label * outputs + predicted], 1, __ATOMIC_RELAXED);
     }
     if (job->evaluate) {
       job->chunk_loss[c] = loss;
@@ -134,16 +146,21 @@ static void eval_thread(void *ctx, unsigned tid, unsigned threads) {
 }
 
 /* The thread count asked for, decided once: the CPU count can change while
- * we run (cores going on and off line), and buffers are sized from it. */
+ * we run (cores going on and off line), and buffers are sized from it. More
+ * threads than CPUs only add workspaces and switches, so they are capped. */
 static unsigned requested_threads(const hdrnn_run_options *options) {
-  return options != NULL && options->threads != 0 ? options->threads : hdrnn_cpu_count();
+  const unsigned cpus = hdrnn_cpu_count();
+  const unsigned asked = options != NULL ? options->threads : 0;
+  return asked != 0 && asked < cpus ? asked : cpus;
 }
 
-/* Runs job with at most `threads` threads (buffers were sized for that many). */
+/* Runs job with at most `threads` threads. `reserved` bytes of working
+ * memory are already taken by the caller's buffers for this run. */
 static hdrnn_code run(eval_job *job, const hdrnn_run_options *options, unsigned threads,
-                      hdrnn_status *status) {
+                      uint64_t reserved, hdrnn_status *status) {
   const hdrnn_network *net = job->net;
   job->kernels = options != NULL && options->kernels != NULL ? options->kernels : hdrnn_kernels_best();
+  job->cancel = options != NULL ? options->cancel : NULL;
   job->chunks = (job->data->count + CHUNK - 1) / CHUNK;
   job->next_chunk = 0;
   if (threads > 1024) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "%u threads is more than 1024", threads);
@@ -157,10 +174,14 @@ static hdrnn_code run(eval_job *job, const hdrnn_run_options *options, unsigned 
   if (!hdrnn_mul_size(job->width, 2 * job->chunk_rows, &per_thread) ||
       !hdrnn_mul_size(per_thread, threads, &total))
     return hdrnn_fail(status, HDRNN_ERR_LIMIT, "network too wide to evaluate");
+  uint64_t working = reserved;
+  if (!hdrnn_add_bytes(&working, total, sizeof(float)))
+    return hdrnn_fail(status, HDRNN_ERR_LIMIT, "network too wide to evaluate");
+  hdrnn_code code = hdrnn_network_check_working(net, working, "this run", status);
+  if (code != HDRNN_OK) return code;
   job->workspace = hdrnn_aligned_alloc(total, sizeof(float));
   if (job->workspace == NULL)
     return hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory for evaluation");
-  hdrnn_code code = HDRNN_OK;
   if (threads == 1) {
     /* One thread (and a single example, the latency case): no pool at all. */
     eval_thread(job, 0, 1);
@@ -172,6 +193,8 @@ static hdrnn_code run(eval_job *job, const hdrnn_run_options *options, unsigned 
   }
   hdrnn_aligned_free(job->workspace);
   job->workspace = NULL;
+  if (code == HDRNN_OK && job->cancelled)
+    code = hdrnn_fail(status, HDRNN_ERR_CANCELLED, "cancelled");
   return code;
 }
 
@@ -189,24 +212,30 @@ hdrnn_code hdrnn_evaluate(const hdrnn_network *net, const hdrnn_dataset *data,
   job.evaluate = 1;
   const size_t chunks = (data->count + CHUNK - 1) / CHUNK;
   const unsigned most_threads = requested_threads(options);
-  if (most_threads > 1024)
-    return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "%u threads is more than 1024", most_threads);
+  if (options != NULL && options->threads > 1024)
+    return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "%u threads is more than 1024", options->threads);
+  size_t cells = 0;
+  if (result->confusion != NULL && !hdrnn_mul_size(outputs, outputs, &cells))
+    return hdrnn_fail(status, HDRNN_ERR_LIMIT, "too many outputs for a confusion matrix");
+  /* The per-chunk results; the confusion matrix is the caller's (counted
+   * here all the same, as this run is why it exists). */
+  uint64_t reserved = 0;
+  if (!hdrnn_add_bytes(&reserved, chunks + 1,
+                       sizeof *job.chunk_loss + sizeof *job.chunk_correct +
+                           sizeof *job.chunk_sq + sizeof *job.chunk_abs) ||
+      !hdrnn_add_bytes(&reserved, cells, sizeof *result->confusion))
+    return hdrnn_fail(status, HDRNN_ERR_LIMIT, "evaluation too large");
+  code = hdrnn_network_check_working(net, reserved, "this evaluation", status);
+  if (code != HDRNN_OK) return code;
+  job.confusion = result->confusion;
   job.chunk_loss = calloc(chunks + 1, sizeof *job.chunk_loss);
   job.chunk_correct = calloc(chunks + 1, sizeof *job.chunk_correct);
   job.chunk_sq = calloc(chunks + 1, sizeof *job.chunk_sq);
   job.chunk_abs = calloc(chunks + 1, sizeof *job.chunk_abs);
-  size_t cells = 0;
-  if (result->confusion != NULL &&
-      (!hdrnn_mul_size(outputs, outputs, &cells) || !hdrnn_mul_size(cells, most_threads, &cells)))
-    code = hdrnn_fail(status, HDRNN_ERR_LIMIT, "too many outputs for a confusion matrix");
-  if (code == HDRNN_OK && result->confusion != NULL) {
-    job.confusion = calloc(cells, sizeof *job.confusion);
-    if (job.confusion == NULL) code = hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
-  }
-  if (code == HDRNN_OK && (job.chunk_loss == NULL || job.chunk_correct == NULL ||
-                           job.chunk_sq == NULL || job.chunk_abs == NULL))
+  if (job.chunk_loss == NULL || job.chunk_correct == NULL || job.chunk_sq == NULL ||
+      job.chunk_abs == NULL)
     code = hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
-  if (code == HDRNN_OK) code = run(&job, options, most_threads, status);
+  if (code == HDRNN_OK) code = run(&job, options, most_threads, reserved, status);
   if (code == HDRNN_OK && job.bad_label)
     code = hdrnn_fail(status, HDRNN_ERR_MISMATCH,
                       "a label changed to one out of range while the evaluation ran");
@@ -229,16 +258,11 @@ hdrnn_code hdrnn_evaluate(const hdrnn_network *net, const hdrnn_dataset *data,
     result->correct = correct;
     result->total = data->count;
     result->loss = data->count > 0 ? loss / (double)data->count : 0.0;
-    if (result->confusion != NULL)
-      for (size_t t = 0; t < most_threads; t++)
-        for (size_t i = 0; i < outputs * outputs; i++)
-          result->confusion[i] += job.confusion[t * outputs * outputs + i];
   }
   free(job.chunk_loss);
   free(job.chunk_correct);
   free(job.chunk_sq);
   free(job.chunk_abs);
-  free(job.confusion);
   return code;
 }
 
@@ -253,5 +277,13 @@ hdrnn_code hdrnn_infer(const hdrnn_network *net, const hdrnn_dataset *data,
   job.data = data;
   job.scores = scores;
   job.labels = labels;
-  return run(&job, options, requested_threads(options), status);
+  if (options != NULL && options->threads > 1024)
+    return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "%u threads is more than 1024", options->threads);
+  /* The caller's score and label arrays are this run's too. */
+  const size_t outputs = net->sizes[net->layer_count - 1];
+  uint64_t reserved = 0;
+  if ((scores != NULL && !hdrnn_add_bytes(&reserved, (uint64_t)data->count * outputs, sizeof(float))) ||
+      (labels != NULL && !hdrnn_add_bytes(&reserved, data->count, sizeof(uint32_t))))
+    return hdrnn_fail(status, HDRNN_ERR_LIMIT, "too many inputs");
+  return run(&job, options, requested_threads(options), reserved, status);
 }

@@ -26,10 +26,19 @@ struct hdrnn_network {
   hdrnn_loss loss;
   float *mean, *std;       /* sizes[0] each, or both NULL: no standardisation */
   char **classes;          /* outputs names, or NULL */
+  uint64_t max_working_bytes; /* cap on the workspace of any run on it (limits) */
 };
 
 /* 1 when bytes[0..n) is valid UTF-8 (no overlongs, surrogates or NUL). */
 int hdrnn_utf8_valid(const uint8_t *bytes, size_t n);
+
+/* Adds n * size bytes to *total; 0 when that overflows. For working-memory sums. */
+static inline int hdrnn_add_bytes(uint64_t *total, uint64_t n, uint64_t size) {
+  if (size != 0 && n > UINT64_MAX / size) return 0;
+  if (*total > UINT64_MAX - n * size) return 0;
+  *total += n * size;
+  return 1;
+}
 
 /* Records a failure in status (may be NULL) and returns code. printf-style. */
 hdrnn_code hdrnn_fail(hdrnn_status *status, hdrnn_code code, const char *format, ...)

@@ -68,6 +68,7 @@ hdrnn_code hdrnn_network_create(hdrnn_network **out, const uint32_t *sizes,
     offset += sizes[l + 1];
   }
   memset(net->params, 0, net->parameter_count * sizeof(float));
+  net->max_working_bytes = lim.max_working_bytes;
   *out = net;
   return hdrnn_ok(status);
 }
@@ -95,6 +96,7 @@ hdrnn_code hdrnn_network_clone(const hdrnn_network *src, hdrnn_network **out,
   unlimited.max_parameters = UINT64_MAX;
   unlimited.max_layers = UINT32_MAX;
   unlimited.max_layer_size = UINT32_MAX;
+  unlimited.max_working_bytes = src->max_working_bytes;
   hdrnn_code code =
       hdrnn_network_create(out, src->sizes, src->layer_count, &unlimited, status);
   if (code != HDRNN_OK) return code;
@@ -174,4 +176,16 @@ hdrnn_code hdrnn_network_check_finite(const hdrnn_network *net, hdrnn_status *st
     if (!isfinite(net->params[i]))
       return hdrnn_fail(status, HDRNN_ERR_FORMAT, "parameter %zu is not a finite number", i);
   return hdrnn_ok(status);
+}
+
+uint64_t hdrnn_network_working_limit(const hdrnn_network *net) { return net->max_working_bytes; }
+
+hdrnn_code hdrnn_network_check_working(const hdrnn_network *net, uint64_t bytes, const char *what,
+                                       hdrnn_status *status) {
+  if (bytes > net->max_working_bytes)
+    return hdrnn_fail(status, HDRNN_ERR_LIMIT,
+                      "%s needs %llu bytes of working memory, more than the limit of %llu "
+                      "(limits.maxWorkingBytes; use smaller batches or raise it)",
+                      what, (unsigned long long)bytes, (unsigned long long)net->max_working_bytes);
+  return HDRNN_OK;
 }

@@ -34,6 +34,7 @@
 struct hdrnn_pool {
   unsigned threads; /* including the caller */
   unsigned active;  /* threads taking part in the current job */
+  int background;   /* workers lower their priority as they start */
   pthread_t *workers;
   unsigned started; /* workers actually created */
   pthread_mutex_t mutex;
@@ -91,6 +92,7 @@ static void *worker_main(void *arg) {
   hdrnn_pool *pool = ((worker_arg *)arg)->pool;
   const unsigned tid = ((worker_arg *)arg)->tid;
   free(arg);
+  if (pool->background) hdrnn_thread_background(NULL); /* best effort */
   unsigned seen = 0;
   for (;;) {
     wait_change(pool, &pool->job, seen, &pool->wake);
@@ -113,6 +115,11 @@ static void stop_workers(hdrnn_pool *pool) {
 }
 
 hdrnn_code hdrnn_pool_create(hdrnn_pool **out, unsigned threads, hdrnn_status *status) {
+  return hdrnn_pool_create_priority(out, threads, 0, status);
+}
+
+hdrnn_code hdrnn_pool_create_priority(hdrnn_pool **out, unsigned threads, int background,
+                                      hdrnn_status *status) {
   if (out == NULL || threads == 0)
     return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "pool needs at least one thread");
   *out = NULL;
@@ -120,6 +127,7 @@ hdrnn_code hdrnn_pool_create(hdrnn_pool **out, unsigned threads, hdrnn_status *s
   if (pool == NULL) return hdrnn_fail(status, HDRNN_ERR_NO_MEMORY, "out of memory");
   pool->threads = threads;
   pool->active = threads;
+  pool->background = background;
   pool->spin_limit = SPIN_START;
   if (threads > 1) {
     pool->workers = calloc(threads - 1, sizeof *pool->workers);

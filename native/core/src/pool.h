@@ -18,6 +18,10 @@ typedef struct hdrnn_pool hdrnn_pool;
 typedef void (*hdrnn_pool_fn)(void *ctx, unsigned tid, unsigned threads);
 
 hdrnn_code hdrnn_pool_create(hdrnn_pool **out, unsigned threads, hdrnn_status *status);
+/* The same; with background nonzero every worker first lowers its own
+ * priority (hdrnn_thread_background). */
+hdrnn_code hdrnn_pool_create_priority(hdrnn_pool **out, unsigned threads, int background,
+                                      hdrnn_status *status);
 void hdrnn_pool_free(hdrnn_pool *pool);
 unsigned hdrnn_pool_threads(const hdrnn_pool *pool);
 void hdrnn_pool_run(hdrnn_pool *pool, hdrnn_pool_fn fn, void *ctx);

@@ -22,6 +22,7 @@ const char *hdrnn_code_name(hdrnn_code code) {
     case HDRNN_ERR_MISMATCH: return "mismatch";
     case HDRNN_ERR_SYSTEM: return "system";
     case HDRNN_ERR_DIVERGED: return "diverged";
+    case HDRNN_ERR_CANCELLED: return "cancelled";
   }
   return "unknown";
 }
@@ -85,5 +86,6 @@ void hdrnn_limits_resolve(const hdrnn_limits *in, hdrnn_limits *out) {
   if (l.max_layer_size == 0) l.max_layer_size = HDRNN_DEFAULT_MAX_LAYER_SIZE;
   if (l.max_items == 0) l.max_items = HDRNN_DEFAULT_MAX_ITEMS;
   if (l.max_pixels == 0) l.max_pixels = HDRNN_DEFAULT_MAX_PIXELS;
+  if (l.max_working_bytes == 0) l.max_working_bytes = HDRNN_DEFAULT_MAX_WORKING_BYTES;
   *out = l;
 }

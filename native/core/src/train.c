@@ -32,6 +32,29 @@ void hdrnn_train_options_default(hdrnn_train_options *options) {
   options->interrupt = NULL;
 }
 
+/* Every workspace the trainer will allocate, summed and checked against the
+ * network's working-memory cap before any of it is. */
+static hdrnn_code check_working(const hdrnn_trainer *t, unsigned threads, hdrnn_status *status) {
+  const hdrnn_network *net = t->net;
+  const uint64_t rows = t->options.batch_size, outputs = net->sizes[net->layer_count - 1];
+  uint64_t bytes = 0;
+  int ok = hdrnn_add_bytes(&bytes, t->data.count, sizeof(uint32_t)); /* the order */
+  if (t->options.algorithm == HDRNN_ALGORITHM_REFERENCE) {
+    ok = ok && hdrnn_add_bytes(&bytes, net->parameter_count, sizeof(float));
+    for (size_t l = 0; ok && l < net->layer_count; l++)
+      ok = hdrnn_add_bytes(&bytes, 2 * (uint64_t)net->sizes[l], sizeof(float));
+  } else {
+    /* Two sets (double-buffered batches) of activations and deltas, and the
+     * per-thread copies of a small output layer (train_batched.c). */
+    for (size_t l = 0; ok && l < net->layer_count; l++)
+      ok = hdrnn_add_bytes(&bytes, 2 * rows, (uint64_t)net->sizes[l] * sizeof(float) * (l == 0 ? 1 : 2));
+    if (ok && outputs <= 64)
+      ok = hdrnn_add_bytes(&bytes, 2 * (uint64_t)threads * rows, outputs * sizeof(float));
+  }
+  if (!ok) return hdrnn_fail(status, HDRNN_ERR_LIMIT, "batch size %zu is too large", t->options.batch_size);
+  return hdrnn_network_check_working(net, bytes, "training", status);
+}
+
 hdrnn_code hdrnn_trainer_create(hdrnn_trainer **out, hdrnn_network *net,
                                 const hdrnn_dataset *data, const hdrnn_train_options *options,
                                 hdrnn_status *status) {
@@ -84,8 +107,16 @@ hdrnn_code hdrnn_trainer_create(hdrnn_trainer **out, hdrnn_network *net,
   t->batches_per_epoch = (data->count + t->options.batch_size - 1) / t->options.batch_size;
   hdrnn_rng_seed(&t->rng, options->seed);
 
-  unsigned threads = options->threads != 0 ? options->threads : hdrnn_cpu_count();
+  /* More threads than CPUs only add workspaces and context switches (1000
+   * of them never finished an epoch): capped at the CPU count. */
+  const unsigned cpus = hdrnn_cpu_count();
+  unsigned threads = options->threads != 0 && options->threads < cpus ? options->threads : cpus;
   if (options->algorithm == HDRNN_ALGORITHM_REFERENCE) threads = 1;
+  code = check_working(t, threads, status);
+  if (code != HDRNN_OK) {
+    free(t);
+    return code;
+  }
   t->options.threads = threads;
   t->active_threads = threads;
   if (options->threads == 0 && threads > 1) {

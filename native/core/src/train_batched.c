@@ -108,7 +108,8 @@ hdrnn_code hdrnn_batched_init(hdrnn_trainer *t, unsigned threads, hdrnn_status *
     return hdrnn_fail(status, HDRNN_ERR_NO_MEMORY,
                       "out of memory for the workspaces of a batch of %zu", rows);
   }
-  return hdrnn_pool_create(&t->pool, threads, status);
+  return hdrnn_pool_create_priority(&t->pool, threads,
+                                    t->options.priority == HDRNN_PRIORITY_BACKGROUND, status);
 }
 
 /* -------------------------------------------------------------- stages */
