@@ -26,6 +26,7 @@ import {
   type EpochReport,
   type GreyImage,
   type KernelName,
+  type NetworkFormat,
 } from './index';
 
 interface Io {
