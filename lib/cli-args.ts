@@ -290,13 +290,13 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         options.validation = x;
         break;
       }
-      case 'csv':
-      case 'target':
-      case 'onnx':
       case 'priority':
         if (text !== 'normal' && text !== 'background') throw new UsageError(`${arg} must be normal or background, got '${text}'`);
         options.priority = text;
         break;
+      case 'csv':
+      case 'target':
+      case 'onnx':
       case 'net':
       case 'image':
       case 'data':
@@ -355,8 +355,7 @@ const INFER_USAGE = `hdrnn infer [IMAGE.pgm | -i, --image IMAGE.pgm | -i -] [-n,
   -i -              read the PGM image from standard input
 `;
 
-const DATA_USAGE = `Your own data:
-hdrnn train --csv FILE --target COL [--task classification|regression]
+const DATA_USAGE = `hdrnn train --csv FILE --target COL [--task classification|regression]
             [--features a,b,c] [--patience N] [--validation 0.1] [--drop-missing]
             [--delimiter C] [-s 32] [-e 100] [-bs 32] [-lr 0.01] [-n NET] [--json]
   --target COL      the column to predict: a class name (classification, the
@@ -376,10 +375,14 @@ hdrnn train --csv FILE --target COL [--task classification|regression]
                     quadratic), inputs standardised (stored in the network);
                     -e, -bs, -lr and the model flags above override them.
                     Ctrl-C saves the last finished epoch.
-hdrnn eval --csv FILE --target COL [--features a,b,c] [-n NET] [--json]
+`;
+
+const DATA_EVAL_USAGE = `hdrnn eval --csv FILE --target COL [--features a,b,c] [-n NET] [--json]
                     accuracy (classification) or RMSE and MAE (regression);
                     class names map as the network learnt them
-hdrnn infer --csv FILE [--features a,b,c | --target COL] [-n NET] [--json]
+`;
+
+const DATA_INFER_USAGE = `hdrnn infer --csv FILE [--features a,b,c | --target COL] [-n NET] [--json]
                     one prediction per row: the class name (or index) and its
                     probability or score, or the output values; --target
                     names a column to leave out
@@ -404,8 +407,10 @@ export function usageFor(command?: Command): string {
 ${DATA_USAGE}
 ${COMMON_USAGE}`;
   if (command === 'eval') return `${EVAL_USAGE}
+${DATA_EVAL_USAGE}
 ${COMMON_USAGE}`;
   if (command === 'infer') return `${INFER_USAGE}
+${DATA_INFER_USAGE}
 ${COMMON_USAGE}`;
   if (command === 'export') return `${EXPORT_USAGE}
 ${COMMON_USAGE}`;
@@ -430,6 +435,7 @@ with a header) instead of MNIST; see "Your own data" below.
 
 ${TRAIN_USAGE}
 ${EVAL_USAGE}${INFER_USAGE}
-${DATA_USAGE}
+Your own data:
+${DATA_USAGE}${DATA_EVAL_USAGE}${DATA_INFER_USAGE}
 ${EXPORT_USAGE}
 ${COMMON_USAGE}`;

@@ -49,7 +49,7 @@ function formatFor(o: CliOptions, net: Network): NetworkFormat {
   if (o.format === 'auto') return needed;
   if (FORMATS.indexOf(o.format) < FORMATS.indexOf(needed)) {
     throw new UsageError(
-      `--format ${o.format} cannot hold this ${net.shape.join('-')} network (the seed format takes 784 inputs, 10 outputs ` +
+      `--format ${o.format} cannot hold a ${net.shape.join('-')} network (the seed format takes 784 inputs, 10 outputs ` +
         `and hidden layers of at most 255, with the seed's sigmoid model; v2 any shape of that model); use --format ${needed} or auto`,
     );
   }

@@ -305,17 +305,23 @@ export class Network {
       const o = v.options(opts, 'options');
       const shape = v.opt(o, 'shape');
       if (!Array.isArray(shape)) throw v.typeError('options.shape', 'an array of layer sizes like [784, 32, 10]', shape);
-      if (shape.length < 2) throw v.rangeError('options.shape', 'at least 2 layer sizes (inputs and outputs)', shape.length);
+      // The length is read once (a proxy may answer differently each time) and the
+      // sizes copied once, after the length is known to be small.
+      const layers: unknown = shape.length;
+      if (typeof layers !== 'number' || !Number.isSafeInteger(layers) || layers < 2) {
+        throw v.rangeError('options.shape', 'at least 2 layer sizes (inputs and outputs)', layers);
+      }
       const limits = resolveLimits(v.opt(o, 'limits'), 'options.limits');
       const maxLayers = limits.native.maxLayers ?? 257;
-      if (shape.length > maxLayers) {
-        throw hdrnnError(ErrorCodes.LIMIT, `options.shape has ${shape.length} layers, more than the limit of ${maxLayers}`);
+      if (layers > maxLayers) {
+        throw hdrnnError(ErrorCodes.LIMIT, `options.shape has ${layers} layers, more than the limit of ${maxLayers}`);
       }
-      v.numbers(shape, 'options.shape').forEach((n, i) => v.integer(n, `options.shape[${i}]`, 1, 2 ** 32 - 1));
+      const sizes = v.numbers(Array.from({ length: layers }, (_, i) => (i in shape ? shape[i] : undefined)), 'options.shape');
+      sizes.forEach((n, i) => v.integer(n, `options.shape[${i}]`, 1, 2 ** 32 - 1));
       const seedValue = v.opt(o, 'seed');
       const seed = seedValue === undefined ? randomSeed() : v.seed(seedValue, 'options.seed');
-      const spec = model.resolveModel(o, shape.length - 1);
-      this.#native = new native.NativeNetwork([...shape], seed, limits.native, spec);
+      const spec = model.resolveModel(o, layers - 1);
+      this.#native = new native.NativeNetwork([...sizes], seed, limits.native, spec);
     }
     this.#shape = Object.freeze([...this.#native.shape]);
     this.#activations = Object.freeze([...this.#native.activations] as Activation[]);

@@ -178,7 +178,7 @@ describe('Ctrl-C during hdrnn train', () => {
       child.on('exit', (c) => resolve(c));
     });
     expect(code).toBe(130);
-    expect(err).toMatch(/training interrupted; saved epoch \d+ to /);
+    expect(err).toMatch(/training interrupted by SIGINT after \d+ of \d+ epoch\(s\); saved the network after epoch \d+ to /);
     const saved = await Network.load(file);
     expect(saved.shape[saved.shape.length - 1]).toBe(outputs);
   });
