@@ -189,7 +189,7 @@ describe('checkpoints', () => {
     const file = path.join(tmp.dir, 'run.nn');
     const net = new Network({ shape: [24, 12, 4], seed: 4 });
     const written: Buffer[] = [];
-    await net.train(data, {
+    const report = await net.train(data, {
       ...base,
       epochs: 5,
       checkpoint: { path: file, every: 2 },
@@ -199,6 +199,9 @@ describe('checkpoints', () => {
       },
     });
     expect(written).toHaveLength(3); // seen at epochs 3, 4 (epoch 2's), 5 (epoch 4's)
+    // The trainer state went into the files, not into every report (keepState was not asked for).
+    expect(report.epochs.map((e) => e.state)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(report.state).toBeUndefined();
     const asV2 = async (bytes: Buffer) => Network.fromBuffer(bytes).toBuffer({ format: 'v2' });
     expect((await asV2(written[0])).equals((await trained(2)).bytes)).toBe(true);
     expect((await asV2(readFileSync(file))).equals((await trained(4)).bytes)).toBe(true);
