@@ -2,9 +2,11 @@
  * The command line on your own data: `hdrnn train|eval|infer --csv FILE`
  * and `hdrnn export --onnx OUT`. Built on the public API like cli.ts.
  */
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 
 import { UsageError, type CliOptions } from './cli-args';
+import { splitDataset } from './train-control';
 import { writeFileAtomic } from './files';
 import { Network, loadCsv, type CsvOptions, type Dataset, type EpochReport, type KernelName, type TrainNetworkOptions, type TrainReport } from './index';
 
@@ -76,19 +78,21 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
   const outputs = task === 'regression' ? data.targetSize : data.classes;
   net = new Network({ shape: [data.inputSize, ...o.hidden, outputs], seed: o.seed, ...model });
   if (data.classNames) net.setClasses(data.classNames);
-  // Fitted on all rows before the validation split: the split only holds out rows to watch.
-  net.setStandardization(await data.standardize());
+  // The validation rows are held out first, so the standardisation is fitted on the rows trained on.
+  const seed = o.seed ?? randomBytes(8).readBigUInt64LE();
+  const parts = validation !== undefined ? splitDataset(data, validation, seed) : { train: data, validation: undefined };
+  net.setStandardization(await parts.train.standardize());
   const trained = net;
   try {
-    report = await trained.train(data, {
+    report = await trained.train(parts.train, {
       epochs,
       batchSize,
       learningRate,
       optimizer,
       ...(weightDecay !== undefined ? { weightDecay } : {}),
-      seed: o.seed,
+      seed,
       shuffle: o.shuffle,
-      ...(validation !== undefined ? { validationSplit: validation } : {}),
+      ...(parts.validation ? { validationData: parts.validation } : {}),
       ...(o.patience !== undefined ? { earlyStopping: { patience: o.patience, restoreBest: true } } : {}),
       signal: controller.signal,
       ...runOptions(o),

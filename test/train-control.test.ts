@@ -239,6 +239,19 @@ describe('train(): outputs from the data', () => {
     const net = await train(three, { epochs: 1, seed: 1 });
     expect(net.shape).toEqual([12, 32, 3]);
   });
+  it('standardize with validationSplit fits on the training rows only, and trains on them', async () => {
+    const floats = Dataset.from({ inputs: Float32Array.from(band.inputs, (x, i) => x + (i % 7) * 10), labels: band.labels, inputSize: 24 });
+    const net = await train(floats, { hidden: [8], epochs: 2, seed: 3, standardize: true, validationSplit: 0.25, threads: 1 });
+    const parts = splitDataset(floats, 0.25, 3n);
+    const fitted = await parts.train.standardize();
+    expect(Array.from(net.standardization!.mean)).toEqual(Array.from(fitted.mean));
+    expect(Array.from(net.standardization!.std)).toEqual(Array.from(fitted.std));
+    const check = new Network({ shape: [24, 8, 4], seed: 3 });
+    check.setStandardization(fitted);
+    await check.train(parts.train, { epochs: 2, seed: 3, threads: 1 });
+    expect((await net.getParameters()).weights[0]).toEqual((await check.getParameters()).weights[0]);
+  });
+
   it('data without labels is refused', async () => {
     await expect(train(Dataset.from({ inputs: new Float32Array(8), inputSize: 4 }), { epochs: 1 })).rejects.toMatchObject({ code: 'ERR_HDRNN_INVALID_ARGUMENT' });
   });
