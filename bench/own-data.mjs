@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const { Dataset, Network, loadCsv } = require(root);
+const { Dataset, loadCsv, train: hdrnnTrain } = require(root);
 const vega = path.join(path.dirname(require.resolve('vega-datasets')), '..', 'data');
 
 /** Rows i with i % 5 === 4 held out; the rest train. */
@@ -66,20 +66,18 @@ function linearRegression(train) {
   return (x) => w[0] + x.reduce((s, v, j) => s + v * w[j + 1], 0);
 }
 
-async function fit(train, task, classes) {
-  const outputs = task === 'regression' ? 1 : classes;
-  const net = new Network({
-    shape: [train.inputSize, 32, outputs],
-    seed: 1,
-    activation: 'relu',
-    init: 'he',
+async function fit(train, task) {
+  const t0 = process.hrtime.bigint();
+  let epochs = 0;
+  const net = await hdrnnTrain(train, {
+    hidden: [32], activation: 'relu', init: 'he',
     output: task === 'regression' ? 'linear' : 'softmax',
     loss: task === 'regression' ? 'quadratic' : 'cross-entropy',
+    standardize: true, epochs: 100, batchSize: 32, learningRate: 0.01, optimizer: 'adam', seed: 1,
+    validationSplit: 0.1, earlyStopping: { patience: 10, restoreBest: true },
+    onEpoch: () => void epochs++,
   });
-  net.setStandardization(await train.standardize());
-  const t0 = process.hrtime.bigint();
-  const report = await net.train(train, { epochs: 100, batchSize: 32, learningRate: 0.01, optimizer: 'adam', seed: 1, validationSplit: 0.1, earlyStopping: { patience: 10, restoreBest: true } });
-  return { net, seconds: Number(process.hrtime.bigint() - t0) / 1e9, epochs: report.epochs.length };
+  return { net, seconds: Number(process.hrtime.bigint() - t0) / 1e9, epochs };
 }
 
 const results = {};
@@ -91,7 +89,7 @@ const results = {};
   const majority = counts.indexOf(Math.max(...counts));
   let right = 0;
   for (let i = 0; i < test.count; i++) right += test.label(i) === majority ? 1 : 0;
-  const { net, seconds, epochs } = await fit(train, 'classification', data.classes);
+  const { net, seconds, epochs } = await fit(train, 'classification');
   const e = await net.evaluate(test);
   results.seattle = { rows: data.count, test: test.count, majorityClass: data.classNames[majority], majorityAccuracy: right / test.count, accuracy: e.accuracy, epochs, seconds };
 }
@@ -107,7 +105,7 @@ const results = {};
   const predict = linearRegression(train);
   let se = 0;
   for (let i = 0; i < test.count; i++) se += (predict([...test.input(i)]) - test.targets[i]) ** 2;
-  const { net, seconds, epochs } = await fit(train, 'regression', 1);
+  const { net, seconds, epochs } = await fit(train, 'regression');
   const e = await net.evaluate(test);
   results.cars = { rows: data.count, dropped: data.csv.dropped, test: test.count, linearRmse: Math.sqrt(se / test.count), rmse: e.rmse, mae: e.mae, epochs, seconds };
 }
