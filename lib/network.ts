@@ -657,7 +657,8 @@ export class Network {
                   if (r.rmse !== undefined) Object.assign(report.validation, { rmse: r.rmse, mae: r.mae });
                 }
                 reports.push(report);
-                const said = onEpoch ? await onEpoch(report) : undefined;
+                // Aborted meanwhile (the run has already settled): do not call back after the promise rejected.
+                const said = onEpoch && !settled ? await onEpoch(report) : undefined;
                 if (said === 'stop') {
                   flags |= GATE_STOP;
                   stopped = { epoch: e.epoch, by: 'onEpoch' };
