@@ -95,6 +95,7 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
       ...(parts.validation ? { validationData: parts.validation } : {}),
       ...(o.patience !== undefined ? { earlyStopping: { patience: o.patience, restoreBest: true } } : {}),
       signal: controller.signal,
+      keepState: true,
       ...runOptions(o),
       onEpoch: async (e: EpochReport) => {
         reports.push(e);
@@ -103,14 +104,16 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
           const val = v ? ` val_loss ${v.loss.toFixed(4)}${task === 'classification' ? ` val_accuracy ${pct(v.accuracy)}` : ''}` : '';
           io.out.write(`Epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${val} time ${e.seconds.toFixed(3)}s\n`);
         }
-        last = { epoch: e.epoch, bytes: await trained.toBuffer() };
+        // With the trainer state: the file an interrupt leaves is a checkpoint the API can resume.
+        last = { epoch: e.epoch, bytes: await trained.toBuffer(e.state ? { trainerState: e.state } : undefined) };
+        delete e.state;
       },
     });
   } catch (error) {
     if ((error as Error).name === 'AbortError') {
       if (last) {
         await writeFileAtomic(o.net, last.bytes);
-        io.err.write(`hdrnn: training interrupted; saved epoch ${last.epoch} to ${o.net}\n`);
+        io.err.write(`hdrnn: training interrupted; saved epoch ${last.epoch} to ${o.net} (a checkpoint: Network.loadCheckpoint + resume continue it)\n`);
       } else {
         io.err.write('hdrnn: training interrupted before the first epoch ended; nothing was saved\n');
       }
