@@ -2,9 +2,11 @@
  * The command line on your own data: `hdrnn train|eval|infer --csv FILE`
  * and `hdrnn export --onnx OUT`. Built on the public API like cli.ts.
  */
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 
 import { UsageError, type CliOptions } from './cli-args';
+import { splitDataset } from './train-control';
 import { writeFileAtomic } from './files';
 import { Network, loadCsv, type CsvOptions, type Dataset, type EpochReport, type KernelName, type TrainNetworkOptions, type TrainReport } from './index';
 
@@ -76,21 +78,24 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
   const outputs = task === 'regression' ? data.targetSize : data.classes;
   net = new Network({ shape: [data.inputSize, ...o.hidden, outputs], seed: o.seed, ...model });
   if (data.classNames) net.setClasses(data.classNames);
-  // Fitted on all rows before the validation split: the split only holds out rows to watch.
-  net.setStandardization(await data.standardize());
+  // The validation rows are held out first, so the standardisation is fitted on the rows trained on.
+  const seed = o.seed ?? randomBytes(8).readBigUInt64LE();
+  const parts = validation !== undefined ? splitDataset(data, validation, seed) : { train: data, validation: undefined };
+  net.setStandardization(await parts.train.standardize());
   const trained = net;
   try {
-    report = await trained.train(data, {
+    report = await trained.train(parts.train, {
       epochs,
       batchSize,
       learningRate,
       optimizer,
       ...(weightDecay !== undefined ? { weightDecay } : {}),
-      seed: o.seed,
+      seed,
       shuffle: o.shuffle,
-      ...(validation !== undefined ? { validationSplit: validation } : {}),
+      ...(parts.validation ? { validationData: parts.validation } : {}),
       ...(o.patience !== undefined ? { earlyStopping: { patience: o.patience, restoreBest: true } } : {}),
       signal: controller.signal,
+      keepState: true,
       ...runOptions(o),
       onEpoch: async (e: EpochReport) => {
         reports.push(e);
@@ -99,14 +104,16 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
           const val = v ? ` val_loss ${v.loss.toFixed(4)}${task === 'classification' ? ` val_accuracy ${pct(v.accuracy)}` : ''}` : '';
           io.out.write(`Epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${val} time ${e.seconds.toFixed(3)}s\n`);
         }
-        last = { epoch: e.epoch, bytes: await trained.toBuffer() };
+        // With the trainer state: the file an interrupt leaves is a checkpoint the API can resume.
+        last = { epoch: e.epoch, bytes: await trained.toBuffer(e.state ? { trainerState: e.state } : undefined) };
+        delete e.state;
       },
     });
   } catch (error) {
     if ((error as Error).name === 'AbortError') {
       if (last) {
         await writeFileAtomic(o.net, last.bytes);
-        io.err.write(`hdrnn: training interrupted; saved epoch ${last.epoch} to ${o.net}\n`);
+        io.err.write(`hdrnn: training interrupted; saved epoch ${last.epoch} to ${o.net} (a checkpoint: Network.loadCheckpoint + resume continue it)\n`);
       } else {
         io.err.write('hdrnn: training interrupted before the first epoch ended; nothing was saved\n');
       }

@@ -7,7 +7,10 @@
 import { native } from './binding';
 import { Dataset } from './dataset';
 import { Network, type InferResult, type Input, type NetworkOptions, type TrainOptions, type RunOptions } from './network';
+import { randomBytes } from 'node:crypto';
+
 import { ErrorCodes, hdrnnError } from './errors';
+import { splitDataset } from './train-control';
 import * as v from './validate';
 
 export { Dataset, createDataset, type DatasetSource, type InputValues } from './dataset';
@@ -103,7 +106,21 @@ export async function train(data: Dataset, options?: TrainNetworkOptions): Promi
   const model = Object.fromEntries(Object.entries({ activation, output: out, activations, loss, init }).filter(([, x]) => x !== undefined));
   const net = new Network({ shape, seed, ...model });
   if (data.classNames && data.classNames.length === net.shape[net.shape.length - 1]) net.setClasses(data.classNames);
-  if (standardize !== undefined && v.boolean(standardize, 'options.standardize')) net.setStandardization(await data.standardize());
+  if (standardize !== undefined && v.boolean(standardize, 'options.standardize')) {
+    // Fitted on the rows trained on: with validationSplit, hold them out first
+    // (the same split net.train would make from the same seed).
+    const split = trainOptions.validationSplit;
+    if (split !== undefined && trainOptions.validationData === undefined) {
+      const splitSeed = trainOptions.seed === undefined ? randomBytes(8).readBigUInt64LE() : v.seed(trainOptions.seed, 'options.seed');
+      const parts = splitDataset(data, split, splitSeed);
+      net.setStandardization(await parts.train.standardize());
+      const { validationSplit: _v, ...rest } = trainOptions;
+      void _v;
+      await net.train(parts.train, { ...rest, seed: splitSeed, validationData: parts.validation });
+      return net;
+    }
+    net.setStandardization(await data.standardize());
+  }
   await net.train(data, trainOptions);
   return net;
 }

@@ -638,6 +638,7 @@ export class Network {
       const evalRun: RunOptions = { ...(run.threads ? { threads: run.threads } : {}), ...(run.kernels ? { kernels: run.kernels as KernelName } : {}) };
       const waitEpochs = onEpoch !== undefined || validationData !== undefined || stopper !== undefined || checkpoint !== undefined;
       let stopped: TrainReport['stopped'];
+      const keepStateAsked = v.opt(o, 'keepState') === true;
       const onProgress = v.callback<(p: BatchProgress) => void>(v.opt(o, 'onProgress'), 'options.onProgress');
       const extra = model.optimizerOptions(o);
       const batches = Math.ceil(data.count / Math.min(batchSize, Math.max(1, data.count)));
@@ -697,7 +698,8 @@ export class Network {
                   if (r.rmse !== undefined) Object.assign(report.validation, { rmse: r.rmse, mae: r.mae });
                 }
                 reports.push(report);
-                const said = onEpoch ? await onEpoch(report) : undefined;
+                // Aborted meanwhile (the run has already settled): do not call back after the promise rejected.
+                const said = onEpoch && !settled ? await onEpoch(report) : undefined;
                 if (said === 'stop') {
                   flags |= GATE_STOP;
                   stopped = { epoch: e.epoch, by: 'onEpoch' };
@@ -710,6 +712,11 @@ export class Network {
                 }
                 if (checkpoint && (e.epoch % checkpoint.every === 0 || (flags & GATE_STOP) !== 0)) {
                   await this.save(checkpoint.path, report.state ? { trainerState: report.state } : undefined);
+                }
+                // Asked for by the checkpoint only: not kept in every report of a long run.
+                if (checkpoint && !keepStateAsked) {
+                  delete report.state;
+                  lastState = undefined;
                 }
               } catch (error) {
                 if (callbackError === undefined) callbackError = error;

@@ -160,9 +160,9 @@ describe('hdrnn export --onnx', () => {
 
 describe('Ctrl-C during hdrnn train', () => {
   it.each([
-    ['--csv', ['--csv', SEATTLE, '--target', 'weather', '--features', features, '-bs', '1'], 5],
-    ['MNIST', ['--limit', '3000'], 10],
-  ] as const)('%s: saves the last finished epoch and exits 130', async (_name, args, outputs) => {
+    ['--csv', ['--csv', SEATTLE, '--target', 'weather', '--features', features, '-bs', '1'], 5, true],
+    ['MNIST', ['--limit', '3000'], 10, false],
+  ] as const)('%s: saves the last finished epoch and exits 130', async (_name, args, outputs, withState) => {
     const bin = path.resolve(__dirname, '..', 'dist', 'cli.js');
     expect(existsSync(bin), 'dist/ is built by `npm run build:ts` (npm test runs it first)').toBe(true);
     const file = path.join(tmp.dir, `interrupted-${outputs}.nn`);
@@ -181,6 +181,9 @@ describe('Ctrl-C during hdrnn train', () => {
     expect(err).toMatch(/training interrupted by SIGINT after \d+ of \d+ epoch\(s\); saved the network after epoch \d+ to /);
     const saved = await Network.load(file);
     expect(saved.shape[saved.shape.length - 1]).toBe(outputs);
+    // --csv: a v3 checkpoint with the trainer state, to resume from the API; MNIST keeps its format.
+    const { trainerState } = await Network.loadCheckpoint(file);
+    expect(trainerState !== null).toBe(withState);
   });
 });
 

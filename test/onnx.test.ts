@@ -22,6 +22,42 @@ async function runOnnx(bytes: Uint8Array, inputs: Float32Array, inputSize: numbe
   };
 }
 
+/** The top-level fields of a protobuf message: [field, wire type, value (number or bytes)]. */
+function fields(b: Uint8Array): Array<[number, number, number | Uint8Array]> {
+  const out: Array<[number, number, number | Uint8Array]> = [];
+  let i = 0;
+  const varint = () => {
+    let x = 0;
+    let shift = 1;
+    for (;;) {
+      const c = b[i++];
+      x += (c & 0x7f) * shift;
+      shift *= 128;
+      if (c < 0x80) return x;
+    }
+  };
+  while (i < b.length) {
+    const tag = varint();
+    const wire = tag & 7;
+    if (wire === 0) out.push([tag >>> 3, 0, varint()]);
+    else if (wire === 2) {
+      const n = varint();
+      out.push([tag >>> 3, 2, b.subarray(i, i + n)]);
+      i += n;
+    } else throw new Error(`wire type ${wire}`);
+  }
+  return out;
+}
+
+function metadataProps(model: Uint8Array): Record<string, string> {
+  const text = (x: number | Uint8Array) => Buffer.from(x as Uint8Array).toString('utf8');
+  const entries = fields(model).filter(([f]) => f === 14);
+  return Object.fromEntries(entries.map(([, , v]) => {
+    const kv = fields(v as Uint8Array);
+    return [text(kv.find(([f]) => f === 1)![2]), text(kv.find(([f]) => f === 2)![2])];
+  }));
+}
+
 function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   expect(a.length).toBe(b.length);
   let m = 0;
@@ -54,10 +90,13 @@ describe('net.toOnnx() in onnxruntime', () => {
     const scores = new Float32Array(ours.length * data.classes);
     ours.forEach((r, i) => scores.set(r.scores, i * data.classes));
     expect(maxDiff(onnx.output, scores)).toBeLessThan(1e-5);
-    // metadata_props: the shape and activations always; read back from the bytes.
-    const text = Buffer.from(bytes).toString('latin1');
-    expect(text).toContain('hdrnn.shape');
-    expect(text).toContain(`4,8,${data.classes}`);
+    // metadata_props (ModelProto field 14): read back with a minimal protobuf reader.
+    const meta = metadataProps(bytes);
+    expect(meta['hdrnn.shape']).toBe(`4,8,${data.classes}`);
+    expect(meta['hdrnn.activations']).toBe('sigmoid,sigmoid');
+    expect(meta['hdrnn.classes']).toBeUndefined(); // a plain Network has no class names
+    net.setClasses(data.classNames);
+    expect(JSON.parse(metadataProps(await net.toOnnx())['hdrnn.classes'])).toEqual(data.classNames);
   });
 
   it.each([

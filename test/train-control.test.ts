@@ -189,7 +189,7 @@ describe('checkpoints', () => {
     const file = path.join(tmp.dir, 'run.nn');
     const net = new Network({ shape: [24, 12, 4], seed: 4 });
     const written: Buffer[] = [];
-    await net.train(data, {
+    const report = await net.train(data, {
       ...base,
       epochs: 5,
       checkpoint: { path: file, every: 2 },
@@ -199,6 +199,9 @@ describe('checkpoints', () => {
       },
     });
     expect(written).toHaveLength(3); // seen at epochs 3, 4 (epoch 2's), 5 (epoch 4's)
+    // The trainer state went into the files, not into every report (keepState was not asked for).
+    expect(report.epochs.map((e) => e.state)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(report.state).toBeUndefined();
     const asV2 = async (bytes: Buffer) => Network.fromBuffer(bytes).toBuffer({ format: 'v2' });
     expect((await asV2(written[0])).equals((await trained(2)).bytes)).toBe(true);
     expect((await asV2(readFileSync(file))).equals((await trained(4)).bytes)).toBe(true);
@@ -236,6 +239,19 @@ describe('train(): outputs from the data', () => {
     const net = await train(three, { epochs: 1, seed: 1 });
     expect(net.shape).toEqual([12, 32, 3]);
   });
+  it('standardize with validationSplit fits on the training rows only, and trains on them', async () => {
+    const floats = Dataset.from({ inputs: Float32Array.from(band.inputs, (x, i) => x + (i % 7) * 10), labels: band.labels, inputSize: 24 });
+    const net = await train(floats, { hidden: [8], epochs: 2, seed: 3, standardize: true, validationSplit: 0.25, threads: 1 });
+    const parts = splitDataset(floats, 0.25, 3n);
+    const fitted = await parts.train.standardize();
+    expect(Array.from(net.standardization!.mean)).toEqual(Array.from(fitted.mean));
+    expect(Array.from(net.standardization!.std)).toEqual(Array.from(fitted.std));
+    const check = new Network({ shape: [24, 8, 4], seed: 3 });
+    check.setStandardization(fitted);
+    await check.train(parts.train, { epochs: 2, seed: 3, threads: 1 });
+    expect((await net.getParameters()).weights[0]).toEqual((await check.getParameters()).weights[0]);
+  });
+
   it('data without labels is refused', async () => {
     await expect(train(Dataset.from({ inputs: new Float32Array(8), inputSize: 4 }), { epochs: 1 })).rejects.toMatchObject({ code: 'ERR_HDRNN_INVALID_ARGUMENT' });
   });
