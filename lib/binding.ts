@@ -51,7 +51,7 @@ export interface NativeTrainOptions extends NativeRunOptions {
   progressEvery: number;
   optimizer?: { type: string; momentum?: number; beta1?: number; beta2?: number; epsilon?: number };
   weightDecay?: number;
-  schedule?: { type: 'step'; every: number; factor: number } | { type: 'cosine'; minLearningRate: number };
+  schedule?: { type: 'step'; every: number; factor: number } | { type: 'cosine'; minLearningRate: number; epochs?: number };
   resume?: Uint8Array;
   keepState?: boolean;
 }
@@ -67,6 +67,8 @@ export interface NativeTrainEvent {
   correct?: number;
   total?: number;
   testLoss?: number;
+  testRmse?: number;
+  testMae?: number;
   evalSeconds?: number;
   epochsDone?: number;
   aborted?: boolean;
@@ -92,9 +94,9 @@ export interface NativeNetwork {
   readonly loss: string;
   setStandardization(mean: Float32Array | null, std: Float32Array | null): void;
   standardization(): { mean: Float32Array; std: Float32Array } | null;
-  /** Present once the addon stores class names (format v3). */
-  setClasses?(names: string[] | null): void;
-  classes?(): string[] | null;
+  setClasses(names: string[] | null): void;
+  classes(): string[] | null;
+  encodeCheckpoint(trainerState: Uint8Array): Promise<Buffer>;
   encode(format: 'seed' | 'v2' | 'v3'): Promise<Buffer>;
   infer(input: Float32Array | Uint8Array | Uint8ClampedArray, options: NativeRunOptions): Promise<{ label: number; scores: Float32Array }>;
   inferBatch(inputs: NativeDataset, options: NativeRunOptions): Promise<{ labels: Uint32Array; scores: Float32Array; outputs: number }>;
@@ -105,8 +107,8 @@ export interface NativeNetwork {
 
 export interface NativeNetworkConstructor {
   new (shape: number[], seed: bigint, limits?: NativeLimits, model?: { activations: string[]; loss: string; init: string }): NativeNetwork;
-  fromBuffer(bytes: Uint8Array | ArrayBuffer, limits?: NativeLimits): { network: NativeNetwork; format: 'seed' | 'v2' | 'v3' };
-  decode(bytes: NativeBytes, limits?: NativeLimits): Promise<{ network: NativeNetwork; format: 'seed' | 'v2' | 'v3' }>;
+  fromBuffer(bytes: Uint8Array | ArrayBuffer, limits?: NativeLimits): { network: NativeNetwork; format: 'seed' | 'v2' | 'v3'; trainerState?: Buffer };
+  decode(bytes: NativeBytes, limits?: NativeLimits): Promise<{ network: NativeNetwork; format: 'seed' | 'v2' | 'v3'; trainerState?: Buffer }>;
 }
 
 export interface NativeBinding {

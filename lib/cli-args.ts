@@ -25,10 +25,26 @@ export interface CliOptions {
   seed?: bigint;
   shuffle: boolean;
   threads?: number;
-  format: 'seed' | 'v2' | 'auto';
+  format: 'seed' | 'v2' | 'v3' | 'auto';
   limit?: number;
   kernels?: string;
+  /** Model and optimizer options (issue 10); absent: the seed's. */
+  activation?: 'sigmoid' | 'tanh' | 'relu';
+  output?: 'sigmoid' | 'softmax' | 'linear';
+  loss?: 'quadratic' | 'cross-entropy';
+  init?: 'normal' | 'xavier' | 'he';
+  optimizer?: 'sgd' | 'momentum' | 'adam';
+  weightDecay?: number;
 }
+
+/** The model flags: name -> the values each takes. */
+const CHOICES = {
+  activation: ['sigmoid', 'tanh', 'relu'],
+  output: ['sigmoid', 'softmax', 'linear'],
+  loss: ['quadratic', 'cross-entropy'],
+  init: ['normal', 'xavier', 'he'],
+  optimizer: ['sgd', 'momentum', 'adam'],
+} as const;
 
 type Flag = { key: keyof CliOptions | 'help' | 'version'; value: boolean; commands: readonly Command[] };
 
@@ -52,6 +68,12 @@ const FLAGS: Record<string, Flag> = {
   '--no-shuffle': { key: 'shuffle', value: false, commands: TRAIN },
   '--format': { key: 'format', value: true, commands: TRAIN },
   '--limit': { key: 'limit', value: true, commands: TRAIN },
+  '--activation': { key: 'activation', value: true, commands: TRAIN },
+  '--output': { key: 'output', value: true, commands: TRAIN },
+  '--loss': { key: 'loss', value: true, commands: TRAIN },
+  '--init': { key: 'init', value: true, commands: TRAIN },
+  '--optimizer': { key: 'optimizer', value: true, commands: TRAIN },
+  '--weight-decay': { key: 'weightDecay', value: true, commands: TRAIN },
   '-n': { key: 'net', value: true, commands: ['train', 'eval', 'infer'] },
   '--net': { key: 'net', value: true, commands: ['train', 'eval', 'infer'] },
   '-i': { key: 'image', value: true, commands: ['infer'] },
@@ -178,12 +200,28 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         options.limit = integer(arg, text, 1, 2 ** 32 - 1);
         break;
       case 'format':
-        if (text !== 'seed' && text !== 'v2' && text !== 'auto') throw new UsageError(`${arg} must be seed, v2 or auto, got '${text}'`);
+        if (text !== 'seed' && text !== 'v2' && text !== 'v3' && text !== 'auto') throw new UsageError(`${arg} must be seed, v2, v3 or auto, got '${text}'`);
         options.format = text;
         break;
       case 'kernels':
         options.kernels = text;
         break;
+      case 'activation':
+      case 'output':
+      case 'loss':
+      case 'init':
+      case 'optimizer': {
+        const allowed: readonly string[] = CHOICES[flag.key];
+        if (!allowed.includes(text)) throw new UsageError(`${arg} must be ${allowed.join(', ')}; got '${text}'`);
+        (options as unknown as Record<string, unknown>)[flag.key] = text;
+        break;
+      }
+      case 'weightDecay': {
+        const x = Number(text);
+        if (text.trim() === '' || !Number.isFinite(x) || x < 0) throw new UsageError(`${arg} must be a number >= 0, got '${text}'`);
+        options.weightDecay = x;
+        break;
+      }
       case 'net':
       case 'image':
       case 'data':
@@ -211,7 +249,10 @@ Commands:
 hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
             [-bs, --batch_size, --batch-size 10] [-lr, --learning_rate, --learning-rate 3]
             [-n, --net c-math.nn] [--data DIR] [--seed 1] [--no-shuffle]
-            [--threads N] [--format auto|seed|v2] [--limit N] [--json]
+            [--threads N] [--format auto|seed|v2|v3] [--limit N] [--json]
+            [--activation sigmoid|tanh|relu] [--output sigmoid|softmax|linear]
+            [--loss quadratic|cross-entropy] [--init normal|xavier|he]
+            [--optimizer sgd|momentum|adam] [--weight-decay X]
   -s, --shape       hidden layer sizes, comma-separated (-s 16,16); input 784 and output 10 are implied
   -e, --epochs      passes over the 60,000 training images
   -bs, --batch-size mini-batch size
@@ -225,8 +266,17 @@ hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet]
                     same network every run; 'random' for a new one each time)
   --no-shuffle      train in the files' order every epoch, as the seed did
   --threads N       threads to use (default: automatic, up to all CPUs)
-  --format          auto (seed .nn when the shape fits, else v2), seed, or v2
+  --format          auto (seed .nn when the network fits it, else v2, else v3), seed, v2 or v3
   --limit N         train on the first N training images only
+  --activation      hidden layers' activation (default sigmoid)
+  --output          output layer's activation (default sigmoid; softmax: probabilities)
+  --loss            quadratic (default) or cross-entropy (with a softmax or sigmoid output)
+  --init            initial weights: normal (default, N(0, 1)), xavier or he
+  --optimizer       sgd (default, the seed's update), momentum (0.9) or adam; with adam use
+                    a small learning rate (-lr 0.001)
+  --weight-decay X  L2 weight decay lambda (default 0)
+  Defaults are the seed's algorithm. For MNIST, --output softmax --loss cross-entropy
+  --init xavier -lr 0.5 trains reliably whatever the seed.
 
 hdrnn eval [-n, --net c-math.nn] [--data DIR] [--threads N] [--json]
 hdrnn infer [-i, --image IMAGE.pgm] [-n, --net c-math.nn] [--json]

@@ -55,7 +55,7 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
   const mnist = await loadMnist(o.data);
   const train: Dataset = o.limit !== undefined ? mnist.train.slice(0, Math.min(o.limit, mnist.train.count)) : mnist.train;
   const shape = [train.inputSize, ...o.hidden, 10];
-  const net = new Network({ shape, seed: o.seed });
+  const net = new Network({ shape, seed: o.seed, activation: o.activation, output: o.output, loss: o.loss, init: o.init });
   const human = !o.json;
   const bar = new ProgressBar(io.err, human && !o.quiet && io.err.isTTY === true);
   const controller = new AbortController();
@@ -71,6 +71,8 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
       learningRate: o.learningRate,
       shuffle: o.shuffle,
       seed: o.seed,
+      ...(o.optimizer !== undefined ? { optimizer: o.optimizer } : {}),
+      ...(o.weightDecay !== undefined ? { weightDecay: o.weightDecay } : {}),
       testData: o.quiet ? undefined : mnist.test,
       signal: controller.signal,
       ...runOptions(o),
@@ -105,6 +107,8 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
         command: 'train',
         shape: net.shape,
         parameters: net.parameterCount,
+        activations: net.activations,
+        loss: net.loss,
         epochs: report.epochs,
         trainingSeconds: report.seconds,
         seconds,

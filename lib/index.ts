@@ -16,6 +16,8 @@ export { loadMnist, loadIdx, defaultMnistDir, type Mnist, type LoadMnistOptions 
 export {
   Network,
   type BatchProgress,
+  type Checkpoint,
+  type Standardization,
   type EpochReport,
   type Evaluation,
   type InferResult,
@@ -32,6 +34,7 @@ export {
 export { type AverageMethod, type AverageOptions, type ParameterSet } from './parameters';
 export * as fleet from './fleet/index';
 export { FleetAggregator, FleetDevice, type AggregatorOptions, type DeviceOptions, type RoundReport, type Rejection, type UpdateEncoding } from './fleet/index';
+export type { Activation, HiddenActivation, Init, Loss, OptimizerName, OptimizerOptions, OutputActivation, OutputKind, Schedule } from './model';
 export { readPgm, decodePgm, encodePgm, imageToText, type GreyImage, type ReadPgmOptions } from './pgm';
 
 /** The package version. */

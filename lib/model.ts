@@ -37,8 +37,11 @@ export interface OptimizerOptions {
 export type Schedule =
   /** eta * factor^floor(epoch / every) (epoch counted from 0). */
   | { type: 'step'; every: number; factor: number }
-  /** minLearningRate + (eta - minLearningRate)(1 + cos(pi * epoch / epochs)) / 2. */
-  | { type: 'cosine'; minLearningRate?: number };
+  /**
+   * minLearningRate + (eta - minLearningRate)(1 + cos(pi * epoch / epochs)) / 2, epochs: the
+   * whole run's length (default this run's epochs, plus the epochs a `resume` state has done).
+   */
+  | { type: 'cosine'; minLearningRate?: number; epochs?: number };
 
 export interface ModelSpec {
   activations: Activation[];
@@ -122,7 +125,8 @@ export function optimizerOptions(o: Record<string, unknown>, name = 'options'): 
       if (min !== undefined && (typeof min !== 'number' || !Number.isFinite(min) || min < 0 || min > 1e6)) {
         throw v.rangeError(`${name}.schedule.minLearningRate`, 'a finite number from 0 to 1e6', min);
       }
-      out.schedule = { type, minLearningRate: min ?? 0 };
+      const total = v.opt(s, 'epochs');
+      out.schedule = { type, minLearningRate: min ?? 0, ...(total === undefined ? {} : { epochs: v.integer(total, `${name}.schedule.epochs`, 1, 1e6) }) };
     }
   }
   const resume = v.opt(o, 'resume');

@@ -98,7 +98,7 @@ export interface EpochReport {
   /** Threads the epoch's last mini-batches ran on (the automatic choice unless options.threads was given). */
   threads: number;
   /** Present when testData was given. */
-  test?: { correct: number; total: number; accuracy: number; loss: number; seconds: number };
+  test?: { correct: number; total: number; accuracy: number; loss: number; seconds: number; rmse?: number; mae?: number };
   /** With keepState: the trainer state after this epoch (pass as `resume` to continue from here). */
   state?: Uint8Array;
 }
@@ -173,6 +173,18 @@ export interface SaveOptions {
    * 'auto' (default): seed when the network fits it, else v2, else v3.
    */
   format?: NetworkFormat | 'auto';
+  /**
+   * A trainer state (EpochReport.state with keepState) to store with the network: a v3
+   * checkpoint that Network.loadCheckpoint reads back for `resume`. Implies format 'v3'.
+   */
+  trainerState?: Uint8Array;
+}
+
+/** What Network.loadCheckpoint returns. */
+export interface Checkpoint {
+  network: Network;
+  /** The trainer state the file holds, or null (any network file without one). */
+  trainerState: Uint8Array | null;
 }
 
 export interface Parameters {
@@ -275,6 +287,7 @@ export class Network {
     this.#activations = Object.freeze([...this.#native.activations] as Activation[]);
     this.#loss = this.#native.loss as Loss;
     this.#standardized = this.#native.standardization() !== null;
+    this.#classes = this.#native.classes();
   }
 
   static #wrap(n: NativeNetwork): Network {
@@ -291,6 +304,20 @@ export class Network {
     try {
       const { network } = await native.NativeNetwork.decode(bytes, limits.native);
       return Network.#wrap(network);
+    } catch (error) {
+      (error as Error).message = `${file}: ${(error as Error).message}`;
+      throw error;
+    }
+  }
+
+  /** Loads a network file and the trainer state a v3 checkpoint holds (null if none). */
+  static async loadCheckpoint(file: string, options?: { limits?: Limits }): Promise<Checkpoint> {
+    v.path(file, 'path');
+    const limits = resolveLimits(v.opt(v.options(options, 'options'), 'limits'));
+    const bytes = await readFileNative(file, limits.maxFileBytes);
+    try {
+      const { network, trainerState } = await native.NativeNetwork.decode(bytes, limits.native);
+      return { network: Network.#wrap(network), trainerState: trainerState ?? null };
     } catch (error) {
       (error as Error).message = `${file}: ${(error as Error).message}`;
       throw error;
@@ -370,12 +397,12 @@ export class Network {
   /** Names the output classes (one per output); null clears them. */
   setClasses(names: readonly string[] | null): void {
     if (names === null) {
-      this.#native.setClasses?.(null);
+      this.#native.setClasses(null);
       this.#classes = null;
       return;
     }
     const list = model.classNames(names, this.#shape[this.#shape.length - 1]);
-    this.#native.setClasses?.(list);
+    this.#native.setClasses(list);
     this.#classes = list;
   }
 
@@ -401,6 +428,15 @@ export class Network {
 
   /** The network as file bytes. */
   async toBuffer(options?: SaveOptions): Promise<Buffer> {
+    const state = v.opt(v.options(options, 'options'), 'trainerState');
+    if (state !== undefined) {
+      if (!(state instanceof Uint8Array) || state.length === 0) throw v.typeError('options.trainerState', 'a non-empty Uint8Array', state);
+      const format = v.opt(v.options(options, 'options'), 'format');
+      if (format !== undefined && format !== 'v3' && format !== 'auto') {
+        throw v.valueError('options.format', "'v3' (only v3 holds a trainer state)", format);
+      }
+      return this.#native.encodeCheckpoint(v.attached(state, 'options.trainerState'));
+    }
     return this.#native.encode(this.#format(options));
   }
 
@@ -554,6 +590,10 @@ export class Network {
                 loss: e.testLoss!,
                 seconds: e.evalSeconds!,
               };
+              if (e.testRmse !== undefined) {
+                report.test.rmse = e.testRmse;
+                report.test.mae = e.testMae;
+              }
             }
             reports.push(report);
             call(onEpoch, report);

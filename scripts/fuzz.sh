@@ -90,7 +90,7 @@ fi
 # The parsers and what they call. Only these are compiled at first: the rest of
 # the core (the training kernels: kernels_avx2.c alone takes minutes under
 # ASan) is compiled only if a harness fails to link without it.
-PARSER_SOURCES="src/format.c src/network.c src/status.c src/crc32.c src/rng.c src/idx.c src/pgm.c"
+PARSER_SOURCES="src/format.c src/model.c src/network.c src/status.c src/crc32.c src/rng.c src/idx.c src/pgm.c"
 mkdir -p "$BUILD/obj" "$BUILD/bin"
 INCLUDES=(-I "$CORE/include" -I "$CORE/src" -I "$CORE/kernels")
 echo "fuzz.sh: building with $CLANG into $BUILD"

@@ -112,7 +112,12 @@ void ExpectOptimizer(Napi::Env env, const Napi::Object &o, uint32_t epochs,
       options->schedule_factor = ExpectReal(env, Option(spec, "factor"), "schedule.factor", 1e-30, 1e6, true);
     } else if (type == "cosine") {
       options->schedule = HDRNN_SCHEDULE_COSINE;
-      options->schedule_epochs = epochs;
+      // The whole run's length: given, or this run's epochs (a resumed run
+      // adds the epochs its state has done; see StartTraining).
+      const Napi::Value total = Option(spec, "epochs");
+      options->schedule_epochs =
+          total.IsUndefined() ? 0 : (uint32_t)ExpectInteger(env, total, "schedule.epochs", 1, 1e6);
+      if (options->schedule_epochs == 0) options->schedule_epochs = epochs;
       const Napi::Value m = Option(spec, "minLearningRate");
       options->schedule_min = m.IsUndefined() ? 0.0f : ExpectReal(env, m, "schedule.minLearningRate", 0, 1e6, true);
     } else {
@@ -176,7 +181,82 @@ Napi::Value Standardize(const Napi::CallbackInfo &info) {
   return promise;
 }
 
+class CheckpointWorker : public PromiseWorker {
+ public:
+  CheckpointWorker(Napi::Env env, std::shared_ptr<NetState> state, std::vector<uint8_t> trainer)
+      : PromiseWorker(env, "hdrnn:checkpoint"), state_(std::move(state)), trainer_(std::move(trainer)) {}
+
+ private:
+  void Work() override {
+    ReadGuard guard(*state_);
+    size_t size = 0;
+    if (hdrnn_network_encoded_size_v3(state_->net, trainer_.size(), &size, &status_) != HDRNN_OK) return;
+    bytes_.resize(size);
+    hdrnn_network_encode_v3(state_->net, trainer_.data(), trainer_.size(), bytes_.data(), size, &status_);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    return Napi::Buffer<uint8_t>::Copy(env, bytes_.data(), bytes_.size());
+  }
+  std::shared_ptr<NetState> state_;
+  std::vector<uint8_t> trainer_, bytes_;
+};
+
 }  // namespace
+
+void TrainerStateOf(const uint8_t *bytes, size_t length, std::vector<uint8_t> *state) {
+  hdrnn_network *net = nullptr;
+  const uint8_t *p = nullptr;
+  size_t n = 0;
+  if (hdrnn_network_decode_v3(bytes, length, nullptr, &net, &p, &n, nullptr) == HDRNN_OK && p != nullptr)
+    state->assign(p, p + n);
+  hdrnn_network_free(net);
+}
+
+Napi::Value EncodeCheckpoint(const Napi::CallbackInfo &info, std::shared_ptr<NetState> net) {
+  Napi::Env env = info.Env();
+  const TypedBytes t = ExpectTypedArray(env, info[0], "trainerState");
+  if (t.type != napi_uint8_array) ThrowType(env, "trainerState must be a Uint8Array");
+  if (t.length == 0 || t.length > 0xffffffffu) ThrowRange(env, "trainerState has a bad length");
+  std::vector<uint8_t> copy(t.data, t.data + t.length); // copied now: the caller may reuse it
+  auto *worker = new CheckpointWorker(env, std::move(net), std::move(copy));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value SetClasses(const Napi::CallbackInfo &info, NetState &net) {
+  Napi::Env env = info.Env();
+  std::vector<std::string> names;
+  if (!info[0].IsNull() && !info[0].IsUndefined()) {
+    if (!info[0].IsArray()) ThrowType(env, "classes must be an array of strings");
+    Napi::Array a = info[0].As<Napi::Array>();
+    if (a.Length() > (1u << 20)) ThrowRange(env, "too many class names");
+    for (uint32_t i = 0; i < a.Length(); i++) names.push_back(ExpectString(env, a.Get(i), "class name"));
+  }
+  std::vector<const char *> pointers;
+  for (const std::string &n : names) {
+    if (n.find('\0') != std::string::npos) ThrowType(env, "class names must not contain NUL");
+    pointers.push_back(n.c_str());
+  }
+  if (net.training.load()) throw MakeError(env, "ERR_HDRNN_BUSY", "cannot rename classes while training");
+  hdrnn_status status;
+  ReadGuard guard(net);
+  const bool clear = info[0].IsNull() || info[0].IsUndefined();
+  if (hdrnn_network_set_classes(net.net, clear ? nullptr : pointers.data(), pointers.size(), &status) != HDRNN_OK)
+    throw MakeError(env, status);
+  return env.Undefined();
+}
+
+Napi::Value Classes(Napi::Env env, NetState &net) {
+  ReadGuard guard(net);
+  if (hdrnn_network_class_name(net.net, 0) == nullptr) return env.Null();
+  const uint32_t *sizes = hdrnn_network_sizes(net.net);
+  const size_t outputs = sizes[hdrnn_network_layer_count(net.net) - 1];
+  Napi::Array a = Napi::Array::New(env, outputs);
+  for (size_t i = 0; i < outputs; i++)
+    a.Set((uint32_t)i, Napi::String::New(env, hdrnn_network_class_name(net.net, i)));
+  return a;
+}
 
 void InitModel(Napi::Env env, Napi::Object exports) {
   exports.Set("standardize", Napi::Function::New(env, Standardize, "standardize"));

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "hdrnn.h"
+#include "net_state.h"
+
+#include <memory>
 
 namespace hdrnn_addon {
 
@@ -25,8 +28,17 @@ void ExpectOptimizer(Napi::Env env, const Napi::Object &o, uint32_t epochs,
 // Layer activations as strings, and the loss name.
 Napi::Value ActivationNames(Napi::Env env, const hdrnn_network *net);
 
+// The trainer state a v3 file carries, copied into *state (empty when none).
+void TrainerStateOf(const uint8_t *bytes, size_t length, std::vector<uint8_t> *state);
+
 // exports.standardize(data) -> Promise<{ mean, std }>.
 void InitModel(Napi::Env env, Napi::Object exports);
+
+// net.encodeCheckpoint(state: Uint8Array) -> Promise<Buffer>: v3 with the trainer state.
+Napi::Value EncodeCheckpoint(const Napi::CallbackInfo &info, std::shared_ptr<NetState> net);
+// net.setClasses(names | null), net.classes() -> string[] | null
+Napi::Value SetClasses(const Napi::CallbackInfo &info, NetState &net);
+Napi::Value Classes(Napi::Env env, NetState &net);
 
 // "seed", "v2" or "v3".
 const char *FormatName(hdrnn_format format);

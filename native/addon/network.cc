@@ -58,6 +58,9 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
        InstanceAccessor<&NetworkWrap::Loss>("loss"),
        InstanceMethod<&NetworkWrap::SetStandardization>("setStandardization"),
        InstanceMethod<&NetworkWrap::Standardization>("standardization"),
+       InstanceMethod<&NetworkWrap::SetClasses>("setClasses"),
+       InstanceMethod<&NetworkWrap::Classes>("classes"),
+       InstanceMethod<&NetworkWrap::EncodeCheckpoint>("encodeCheckpoint"),
        InstanceMethod<&NetworkWrap::Encode>("encode"),
        InstanceMethod<&NetworkWrap::Infer>("infer"),
        InstanceMethod<&NetworkWrap::InferBatch>("inferBatch"),
@@ -137,6 +140,11 @@ Napi::Value NetworkWrap::FromBuffer(const Napi::CallbackInfo &info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("network", Adopt(env, net));
   o.Set("format", Napi::String::New(env, FormatName(format)));
+  if (format == HDRNN_FORMAT_V3) {
+    std::vector<uint8_t> trainer;
+    TrainerStateOf(bytes, length, &trainer);
+    if (!trainer.empty()) o.Set("trainerState", Napi::Buffer<uint8_t>::Copy(env, trainer.data(), trainer.size()));
+  }
   return o;
 }
 
@@ -278,6 +286,18 @@ Napi::Value NetworkWrap::Standardization(const Napi::CallbackInfo &info) {
   o.Set("mean", m);
   o.Set("std", s);
   return o;
+}
+
+Napi::Value NetworkWrap::SetClasses(const Napi::CallbackInfo &info) {
+  return hdrnn_addon::SetClasses(info, *state_);
+}
+
+Napi::Value NetworkWrap::Classes(const Napi::CallbackInfo &info) {
+  return hdrnn_addon::Classes(info.Env(), *state_);
+}
+
+Napi::Value NetworkWrap::EncodeCheckpoint(const Napi::CallbackInfo &info) {
+  return hdrnn_addon::EncodeCheckpoint(info, state_);
 }
 
 void InitNetwork(Napi::Env env, Napi::Object exports) {

@@ -30,6 +30,9 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value Loss(const Napi::CallbackInfo &info);
   Napi::Value SetStandardization(const Napi::CallbackInfo &info);
   Napi::Value Standardization(const Napi::CallbackInfo &info);
+  Napi::Value SetClasses(const Napi::CallbackInfo &info);
+  Napi::Value Classes(const Napi::CallbackInfo &info);
+  Napi::Value EncodeCheckpoint(const Napi::CallbackInfo &info);
   Napi::Value Encode(const Napi::CallbackInfo &info);
   Napi::Value Infer(const Napi::CallbackInfo &info);
   Napi::Value InferBatch(const Napi::CallbackInfo &info);

@@ -22,6 +22,8 @@ struct TrainEvent {
   bool has_test = false;
   size_t correct = 0, total = 0;
   double test_loss = 0;
+  bool regression = false;   // test data with float targets: rmse and mae below
+  double test_rmse = 0, test_mae = 0;
   double seconds = 0;      // training time of this epoch (or of the run, for done)
   double eval_seconds = 0; // time spent evaluating the test set
   uint32_t epochs_done = 0;
@@ -157,6 +159,9 @@ void TrainJob::Run() {
       event->correct = result.correct;
       event->total = result.total;
       event->test_loss = result.loss;
+      event->regression = test_.data.targets != nullptr;
+      event->test_rmse = result.rmse;
+      event->test_mae = result.mae;
       event->eval_seconds = Since(eval_start);
     }
     epochs_done = epoch;
@@ -195,6 +200,10 @@ void TrainJob::CallJs(Napi::Env env, Napi::Function callback, TrainJob *, TrainE
     o.Set("correct", Napi::Number::New(env, (double)event->correct));
     o.Set("total", Napi::Number::New(env, (double)event->total));
     o.Set("testLoss", Napi::Number::New(env, event->test_loss));
+    if (event->regression) {
+      o.Set("testRmse", Napi::Number::New(env, event->test_rmse));
+      o.Set("testMae", Napi::Number::New(env, event->test_mae));
+    }
     o.Set("evalSeconds", Napi::Number::New(env, event->eval_seconds));
   }
   if (event->type == TrainEvent::kDone || event->type == TrainEvent::kError) {
@@ -268,6 +277,15 @@ Napi::Value StartTraining(const Napi::CallbackInfo &info, std::shared_ptr<NetSta
     const TypedBytes t = ExpectTypedArray(env, v, "resume");
     if (t.type != napi_uint8_array) ThrowType(env, "resume must be a Uint8Array (a trainer state)");
     config.resume.assign(t.data, t.data + t.length);
+    // A cosine schedule of this run's length continues the resumed one's:
+    // it spans the epochs the state has done plus these.
+    const Napi::Value sched = Option(o, "schedule");
+    if (config.options.schedule == HDRNN_SCHEDULE_COSINE && t.length >= 12 &&
+        Option(sched.As<Napi::Object>(), "epochs").IsUndefined()) {
+      const uint32_t done = (uint32_t)t.data[8] | (uint32_t)t.data[9] << 8 |
+                            (uint32_t)t.data[10] << 16 | (uint32_t)t.data[11] << 24;
+      if (done <= 1000000u) config.options.schedule_epochs = config.epochs + done;
+    }
   }
   if (!(v = Option(o, "keepState")).IsUndefined()) {
     if (!v.IsBoolean()) ThrowType(env, "keepState must be a boolean");

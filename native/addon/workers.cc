@@ -110,6 +110,7 @@ class DecodeWorker : public PromiseWorker {
  private:
   void Work() override {
     hdrnn_network_decode(file_.data(), file_.length, &file_.limits, &net_, &format_, &status_);
+    if (net_ != nullptr && format_ == HDRNN_FORMAT_V3) TrainerStateOf(file_.data(), file_.length, &state_);
   }
   Napi::Value Result(Napi::Env env) override {
     Napi::Object o = Napi::Object::New(env);
@@ -117,8 +118,10 @@ class DecodeWorker : public PromiseWorker {
     net_ = nullptr; // owned by the JS object from here on
     o.Set("network", NetworkWrap::Adopt(env, net));
     o.Set("format", Napi::String::New(env, FormatName(format_)));
+    if (!state_.empty()) o.Set("trainerState", Napi::Buffer<uint8_t>::Copy(env, state_.data(), state_.size()));
     return o;
   }
+  std::vector<uint8_t> state_; // a v3 checkpoint's trainer state
   FileBytes file_;
   hdrnn_network *net_ = nullptr;
   hdrnn_format format_ = HDRNN_FORMAT_V2;

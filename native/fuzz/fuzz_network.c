@@ -1,6 +1,6 @@
 /*
- * fuzz_network.c - libFuzzer harness for hdrnn_network_decode (seed .nn and
- * v2), with round trips through hdrnn_network_encode.
+ * fuzz_network.c - libFuzzer harness for hdrnn_network_decode (seed .nn, v2
+ * and v3), with round trips through hdrnn_network_encode.
  *
  * Input: one control byte, then the file.
  *   bits 0-1  limits: 0 small (1<<20 parameters, 16 layers, 4096 neurons),
@@ -128,7 +128,10 @@ static void round_trip(const hdrnn_network *net, hdrnn_format format,
   hdrnn_code rc = hdrnn_network_encoded_size(net, format, &size, &st);
   CHECK(rc == check);
   if (rc != HDRNN_OK) {
-    CHECK(format == HDRNN_FORMAT_SEED && rc == HDRNN_ERR_UNSUPPORTED);
+    /* The seed format cannot hold every shape; neither it nor v2 holds
+     * the v3 model options. */
+    CHECK(rc == HDRNN_ERR_UNSUPPORTED &&
+          (format == HDRNN_FORMAT_SEED || (format == HDRNN_FORMAT_V2 && !hdrnn_network_is_plain(net))));
     CHECK(original == NULL);
     check_failure(rc, &st);
     return;
@@ -269,7 +272,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (drc != HDRNN_OK) {
     CHECK(rc == drc && rc == HDRNN_ERR_FORMAT);
   } else {
-    CHECK(detected == (bytes[0] == 7 ? HDRNN_FORMAT_SEED : HDRNN_FORMAT_V2));
+    const int v3 = length >= 6 && bytes[4] == 3 && bytes[5] == 0;
+    CHECK(detected == (bytes[0] == 7 ? HDRNN_FORMAT_SEED : v3 ? HDRNN_FORMAT_V3 : HDRNN_FORMAT_V2));
     CHECK(format == detected);
   }
 
@@ -280,7 +284,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           rc == HDRNN_ERR_UNSUPPORTED || rc == HDRNN_ERR_LIMIT || rc == HDRNN_ERR_NO_MEMORY);
     /* Nothing that fits in the input can exceed limits at their maximum. */
     if (mode == 3) CHECK(rc != HDRNN_ERR_LIMIT);
-    if (is_v2(bytes, length) && length >= 20 && bytes[4] == 2 && bytes[5] == 0) {
+    if (is_v2(bytes, length) && length >= 20 && (bytes[4] == 2 || bytes[4] == 3) && bytes[5] == 0) {
       const int crc_ok = load_le32(bytes + length - 4) == hdrnn_crc32(0, bytes, length - 4);
       CHECK(crc_ok == (rc != HDRNN_ERR_CHECKSUM));
     }
@@ -291,13 +295,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CHECK(net != NULL && st.code == HDRNN_OK);
   check_network(net);
 
-  /* Byte for byte in its own format, then through the other one. */
-  round_trip(net, format, limits, bytes, length);
-  if (format == HDRNN_FORMAT_SEED) {
-    round_trip(net, HDRNN_FORMAT_V2, limits, NULL, 0);
+  /* Byte for byte in its own format, then through the others. */
+  if (format == HDRNN_FORMAT_V3) {
+    /* A v3 file may carry a trainer state: write it back with the same. */
+    const uint8_t *state = NULL;
+    size_t state_length = 0;
+    hdrnn_network *again = NULL;
+    CHECK(hdrnn_network_decode_v3(bytes, length, limits, &again, &state, &state_length, &st) == HDRNN_OK);
+    check_same(net, again);
+    hdrnn_network_free(again);
+    size_t n = 0;
+    CHECK(hdrnn_network_encoded_size_v3(net, state_length, &n, &st) == HDRNN_OK && n == length);
+    uint8_t *out = malloc(n);
+    CHECK(out != NULL);
+    CHECK(hdrnn_network_encode_v3(net, state, state_length, out, n, &st) == HDRNN_OK);
+    CHECK(memcmp(out, bytes, n) == 0);
+    free(out);
+    round_trip(net, HDRNN_FORMAT_V3, limits, state_length == 0 ? bytes : NULL, length);
   } else {
-    round_trip(net, HDRNN_FORMAT_SEED, limits, NULL, 0);
+    round_trip(net, format, limits, bytes, length);
+    round_trip(net, HDRNN_FORMAT_V3, limits, NULL, 0);
   }
+  if (format != HDRNN_FORMAT_V2) round_trip(net, HDRNN_FORMAT_V2, limits, NULL, 0);
+  if (format != HDRNN_FORMAT_SEED) round_trip(net, HDRNN_FORMAT_SEED, limits, NULL, 0);
 
   /* A copy made by clone is the same network. */
   hdrnn_network *copy = NULL;

@@ -52,6 +52,24 @@ def seed_nn(hidden, seed=1):
     return bytes([SEED_MAGIC, len(hidden)]) + bytes(hidden) + params_blob(sizes, seed)
 
 
+def v3_nn(sizes, acts, loss=0, flags=None, std=False, std_value=1.5, classes=None,
+          state=None, state_len=None, cut=0, crc=None, seed=3):
+    f = (1 if std else 0) | (2 if classes else 0) | (4 if state is not None else 0)
+    head = V2_MAGIC + struct.pack("<HHII", 3, f if flags is None else flags, loss, len(sizes))
+    head += b"".join(struct.pack("<I", s) for s in sizes) + bytes(acts)
+    data = head + params_blob(sizes, seed)
+    if std:
+        data += struct.pack("<%df" % sizes[0], *([0.25] * sizes[0]))
+        data += struct.pack("<%df" % sizes[0], *([std_value] * sizes[0]))
+    if classes:
+        data += b"".join(bytes([len(n)]) + n for n in classes)
+    if state is not None:
+        data += struct.pack("<I", len(state) if state_len is None else state_len) + state
+    if cut:
+        data = data[:-cut]
+    return data + struct.pack("<I", zlib.crc32(data) if crc is None else crc)
+
+
 def v2_nn(sizes, seed=1, version=2, flags=0, activation=0, count=None, body=None, crc=None):
     head = V2_MAGIC + struct.pack("<HHII", version, flags, activation,
                                   len(sizes) if count is None else count)
@@ -93,7 +111,22 @@ def network_corpus():
     v = v2_nn([2, 3, 2], 21)
     c["bad-v2-crc"] = (DEFAULT, v[:-1] + bytes([v[-1] ^ 1]))
     c["bad-v2-truncated"] = (DEFAULT, v[:-5] + struct.pack("<I", zlib.crc32(v[:-5])))
-    c["bad-v2-version-3"] = (DEFAULT, v2_nn([2, 3, 2], version=3))
+    c["bad-v2-version-4"] = (DEFAULT, v2_nn([2, 3, 2], version=4))
+    # v3 (issue 10): activations, loss, standardisation, class names, trainer state.
+    c["v3-2-3-2.nn"] = (DEFAULT, v3_nn([2, 3, 2], [2, 4], loss=1))
+    c["v3-3-4-3-std-fixcrc.nn"] = (SMALL | FIX_CRC, v3_nn([3, 4, 3], [1, 3], std=True))
+    c["v3-2-2-classes.nn"] = (SMALL, v3_nn([2, 2], [4], loss=1, classes=[b"sun", b"r\xc3\xa4in"]))
+    c["v3-1-1-state.nn"] = (UNLIMITED, v3_nn([1, 1], [3], std=True, state=b"HTS\x01" + b"\0" * 12))
+    c["v3-1x5-tight.nn"] = (TIGHT | FIX_CRC | (3 << 3), v3_nn([1] * 5, [2, 1, 0, 3]))
+    c["bad-v3-softmax-hidden"] = (SMALL | FIX_CRC, v3_nn([2, 3, 2], [4, 4]))
+    c["bad-v3-ce-linear"] = (SMALL | FIX_CRC, v3_nn([2, 3, 2], [0, 3], loss=1))
+    c["bad-v3-flags"] = (SMALL | FIX_CRC, v3_nn([2, 2], [0], flags=8))
+    c["bad-v3-activation"] = (SMALL | FIX_CRC, v3_nn([2, 2], [9]))
+    c["bad-v3-std-zero"] = (SMALL | FIX_CRC, v3_nn([1, 1], [3], std=True, std_value=0.0))
+    c["bad-v3-class-utf8"] = (SMALL | FIX_CRC, v3_nn([2, 2], [0], classes=[b"a", b"\xc0\x80"]))
+    c["bad-v3-class-cut"] = (SMALL | FIX_CRC, v3_nn([2, 2], [0], classes=[b"a", b"bc"], cut=1))
+    c["bad-v3-state-lying"] = (SMALL | FIX_CRC, v3_nn([1, 1], [0], state=b"xy", state_len=1000))
+    c["bad-v3-crc"] = (SMALL, v3_nn([2, 2], [0], crc=1))
     c["bad-v2-flags"] = (SMALL, v2_nn([2, 3, 2], flags=1))
     c["bad-v2-activation"] = (SMALL, v2_nn([2, 3, 2], activation=1))
     c["bad-v2-one-layer"] = (SMALL | FIX_CRC, v2_nn([5], body=b""))
