@@ -28,6 +28,14 @@ describe('Network.average', () => {
     // File bytes are entries too, and one entry averages to itself exactly.
     const one = await Network.average([{ network: await nets[2].toBuffer({ format: 'v2' }), weight: 5 }]);
     expect(await flat(one)).toEqual(each[2]);
+    // Big files go through the native decoder on a worker; the result is the same.
+    const big = [1, 2].map((seed) => new Network({ shape: [784, 32, 10], seed }));
+    const fromBytes = await Network.average(await Promise.all(big.map(async (n) => ({ network: await n.toBuffer(), weight: 1 }))));
+    const fromNets = await Network.average(big.map((network) => ({ network, weight: 1 })));
+    expect(await flat(fromBytes)).toEqual(await flat(fromNets));
+    const corrupt = await big[0].toBuffer({ format: 'v2' });
+    corrupt[5000] ^= 0xff;
+    await expect(Network.average([{ network: corrupt, weight: 1 }])).rejects.toMatchObject({ code: 'ERR_HDRNN_CHECKSUM' });
   });
 
   it('median and trimmed mean keep the model good against a poisoned entry; the plain mean does not', async () => {
