@@ -29,8 +29,8 @@ typedef struct hdrnn_optimizer_ops {
   unsigned moments; /* state arrays of parameter_count floats */
   /* w[i], state m[i] (and v[i]) from the summed gradient g[i], i < n;
    * weights: apply the L2 decay. */
-  void (*step)(const hdrnn_step *s, float *w, const float *g, float *m, float *v, size_t n,
-               int weights);
+  void (*step)(const hdrnn_step *s, float *restrict w, const float *restrict g,
+               float *restrict m, float *restrict v, size_t n, int weights);
 } hdrnn_optimizer_ops;
 
 const hdrnn_optimizer_ops *hdrnn_optimizer_ops_of(hdrnn_optimizer o);
