@@ -278,8 +278,9 @@ hdrnn_code hdrnn_trainer_step(hdrnn_trainer *trainer, size_t max_batches,
                               size_t *done, hdrnn_status *status);
 size_t hdrnn_trainer_batches_per_epoch(const hdrnn_trainer *trainer);
 size_t hdrnn_trainer_batches_done(const hdrnn_trainer *trainer); /* this epoch */
-/* Mean quadratic cost 0.5*|a-y|^2 of the examples seen so far this epoch,
- * each taken in its forward pass before its batch's update. */
+/* Mean cost (the network's loss; the seed's quadratic 0.5*|a-y|^2 by default)
+ * of the examples seen so far this epoch, each taken in its forward pass
+ * before its batch's update. */
 double hdrnn_trainer_epoch_loss(const hdrnn_trainer *trainer);
 /* Threads the last mini-batches ran on (with options.threads 0, the automatic choice). */
 unsigned hdrnn_trainer_threads(const hdrnn_trainer *trainer);

@@ -28,7 +28,16 @@
  * the next batch, when nobody reads them. Activations and deltas are double
  * buffered by batch parity so that deferred updates still see their batch.
  * The default 784-32-10 network needs two barriers per mini-batch. A wider
- * output layer is split between threads like a hidden one (one more barrier).
+ * output layer is split between threads like a hidden one (one more barrier),
+ * except a softmax, which needs whole rows and is always replicated.
+ *
+ * The sigmoid and its slope above stand for each layer's activation and the
+ * loss's output delta, looked up in their tables (activations.h, losses.h);
+ * the sigmoid entry is the kernels' vectorised one, called exactly as before.
+ * Plain SGD keeps the kernels' fused update; other optimizers (and weight
+ * decay) form the batch gradient with the same kernel and step per element
+ * (optimizers.h), on the same rows, so the thread count still cannot change
+ * a bit of the result.
  */
 #include <math.h>
 #include <stdlib.h>
