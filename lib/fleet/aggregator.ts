@@ -11,7 +11,7 @@
  * round, so a restarted aggregator continues where it stopped.
  */
 import { EventEmitter } from 'node:events';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 
 import type { MqttClient } from 'mqtt';
@@ -23,6 +23,7 @@ import { norm, sameShape, type AverageMethod } from '../parameters';
 import * as v from '../validate';
 import { connected, openConnection, v5, type ConnectionOptions } from './connection';
 import { decodeModel, decodeUpdate, DEFAULT_MAX_MESSAGE_BYTES, encodeModel, networkBytes, type Update } from './encoding';
+import { crc32 } from './crc32';
 import { checkName, deviceOfUpdateTopic, topics } from './topics';
 
 export interface AggregatorOptions extends ConnectionOptions {
@@ -127,8 +128,7 @@ export class FleetAggregator extends EventEmitter {
     this.#round = round;
     this.#model = model;
     this.#modelBytes = await networkBytes(model);
-    const { crc } = decodeModel(encodeModel(round, this.#modelBytes));
-    this.#modelCrc = crc;
+    this.#modelCrc = crc32(this.#modelBytes); // what decodeModel reports as the model's crc
   }
 
   /** Loads saved state (if any), connects, publishes the current model and starts collecting updates. */
@@ -136,6 +136,7 @@ export class FleetAggregator extends EventEmitter {
     const file = this.#statePath();
     let restored = false;
     if (file) {
+      await mkdir(this.#o.stateDir!, { recursive: true });
       try {
         const saved = decodeModel(await readFile(file));
         if (!sameShape(saved.network.shape, this.#o.model.shape)) {

@@ -4,7 +4,7 @@
  * gets what it missed, automatic reconnection, and username/password and TLS
  * (mqtts:// with ca/cert/key) for brokers that require them.
  */
-import { connect, type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 
 export interface ConnectionOptions {
   /** mqtt://host:port, mqtts://host:port (TLS), ws://...; may carry user:pass@. */
@@ -44,7 +44,11 @@ export function openConnection(o: ConnectionOptions, clientId: string): MqttClie
     ...(o.rejectUnauthorized !== undefined ? { rejectUnauthorized: o.rejectUnauthorized } : {}),
     ...o.mqtt,
   };
-  return connect(o.broker, options);
+  // Loaded on first use: MQTT.js takes a few hundred milliseconds to load,
+  // which every `hdrnn` command and every user of the package would pay.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const mqtt = require('mqtt') as typeof import('mqtt');
+  return mqtt.connect(o.broker, options);
 }
 
 /** Resolves on the first successful connection, rejects on an authentication refusal. */
