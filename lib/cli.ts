@@ -272,6 +272,7 @@ if (require.main === module) {
   // `hdrnn train | head -1`: once the reader is gone, output is dropped and
   // the run goes on to save its network.
   survivePipeClose(process.stdout);
+  survivePipeClose(process.stderr);
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -215,7 +215,7 @@ const KEYS = [
   'shape', 'seed', 'limits', 'format', 'threads', 'kernels', 'epochs', 'batchSize', 'learningRate', 'shuffle',
   'testData', 'signal', 'onEpoch', 'onProgress', 'progressEvery', 'algorithm', 'inputs', 'labels', 'inputSize',
   'width', 'height', 'pixels', 'maxval', 'aborted', 'addEventListener', 'removeEventListener', 'length', 'hidden',
-  'maxParameters', 'maxLayers', 'maxLayerSize', 'maxItems', 'maxPixels', 'maxFileBytes', 'constructor',
+  'maxParameters', 'maxLayers', 'maxLayerSize', 'maxItems', 'maxPixels', 'maxFileBytes', 'maxWorkingBytes', 'priority', 'constructor',
 ];
 
 function throwingGetters(base: object = {}): object {
@@ -498,7 +498,7 @@ describe('hostile values into every public function', () => {
     const limits = fc.oneof(
       hostile.filter((v) => typeof v !== 'number'),
       fc.record(
-        { maxParameters: limitValue, maxLayers: limitValue, maxLayerSize: limitValue, maxItems: limitValue, maxPixels: limitValue, maxFileBytes: limitValue },
+        { maxParameters: limitValue, maxLayers: limitValue, maxLayerSize: limitValue, maxItems: limitValue, maxPixels: limitValue, maxFileBytes: limitValue, maxWorkingBytes: limitValue },
         { requiredKeys: [] },
       ),
     );

@@ -26,7 +26,10 @@ export function catchInterrupts(): Interrupt {
   let received: NodeJS.Signals | undefined;
   const handlers = (['SIGINT', 'SIGTERM'] as const).map((name) => {
     const handler = () => {
-      if (received === undefined) received = name;
+      // A second signal while the first is being handled (saving): leave
+      // now. The save is atomic, so this never leaves a torn file.
+      if (received !== undefined) process.exit(exitCodeFor(name));
+      received = name;
       controller.abort(new Error(`interrupted by ${name}`));
     };
     process.on(name, handler);

@@ -296,36 +296,27 @@ void TrainJob::Deliver(Napi::Env env, Napi::Function callback) {
     wake_pending_ = false;
   }
   mail_cv_.notify_all();
-  try {
-    while (!progress.empty() || !reports.empty()) {
-      Napi::HandleScope scope(env);
-      const bool take_progress =
-          !progress.empty() && (reports.empty() || progress.front()->epoch <= reports.front()->epoch);
-      std::deque<std::unique_ptr<TrainEvent>> &from = take_progress ? progress : reports;
-      std::unique_ptr<TrainEvent> event = std::move(from.front());
-      from.pop_front();
+  // A callback that throws does not cost the events after it (the final
+  // one settles the Promise): they are still delivered, and the first
+  // error is left pending afterwards, for Node to report like any uncaught
+  // exception.
+  bool failed = false;
+  Napi::Error first;
+  while (!progress.empty() || !reports.empty()) {
+    Napi::HandleScope scope(env);
+    const bool take_progress =
+        !progress.empty() && (reports.empty() || progress.front()->epoch <= reports.front()->epoch);
+    std::deque<std::unique_ptr<TrainEvent>> &from = take_progress ? progress : reports;
+    std::unique_ptr<TrainEvent> event = std::move(from.front());
+    from.pop_front();
+    try {
       SendEvent(env, callback, event.get());
+    } catch (const Napi::Error &e) {
+      if (!failed) first = e;
+      failed = true;
     }
-  } catch (const Napi::Error &e) {
-    // The callback threw: leave the exception pending (Node reports it like
-    // any uncaught one) and put back what was not delivered, for the next call.
-    {
-      std::lock_guard<std::mutex> lock(mail_mutex_);
-      while (!reports.empty()) {
-        reports_.push_front(std::move(reports.back()));
-        reports.pop_back();
-      }
-      while (!progress.empty()) {
-        progress_.push_front(std::move(progress.back()));
-        progress.pop_back();
-      }
-      if (!reports_.empty() || !progress_.empty()) {
-        wake_pending_ = true;
-        if (tsfn_.NonBlockingCall(static_cast<TrainEvent *>(nullptr)) != napi_ok) wake_pending_ = false;
-      }
-    }
-    e.ThrowAsJavaScriptException();
   }
+  if (failed) first.ThrowAsJavaScriptException();
 }
 
 void TrainJob::Finalize(Napi::Env, void *, TrainJob *job) {
