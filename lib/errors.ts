@@ -34,6 +34,8 @@ export const ErrorCodes = {
   SYSTEM: 'ERR_HDRNN_SYSTEM',
   /** MNIST files were not found. */
   NO_DATA: 'ERR_HDRNN_NO_DATA',
+  /** The native addon does not load here: no prebuild fits (the message says what is missing) and none was built. */
+  NO_BINARY: 'ERR_HDRNN_NO_BINARY',
   /** An operation was stopped by its AbortSignal (name 'AbortError'). */
   ABORTED: 'ABORT_ERR',
 } as const;
