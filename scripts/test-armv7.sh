@@ -5,7 +5,7 @@
 #  3. makes a sysroot with Debian's real nodejs:armhf (scripts/armv7-sysroot.sh;
 #     apt-get download + dpkg -x, never apt-get install);
 #  4. packs the package, unpacks the tarball into an empty app's node_modules
-#     and runs test/armv7/smoke.test.cjs there, in the armhf Node under
+#     and runs test/arm/smoke.test.cjs there, in the armhf Node under
 #     `qemu-arm -cpu cortex-a9`, with no compiler involved; the x64 build
 #     trains the same network first so the two can be compared both ways;
 #  5. runs the cross-built C command line and C tests under qemu.
@@ -43,11 +43,11 @@ mnist=$(node -p "require('path').join(require('path').dirname(require.resolve('m
 export HDRNN_MNIST="$mnist" HDRNN_OUT="$work" HDRNN_APP="$app"
 
 say "x64 side: training the shared network"
-node test/armv7/x64-side.cjs make "$work"
+node test/arm/x64-side.cjs make "$work"
 
 say "armv7 smoke suite under qemu-arm -cpu cortex-a9 (armhf Node $(bash scripts/qemu-node.sh --version))"
 suite_start=$(date +%s)
-bash scripts/qemu-node.sh test/armv7/smoke.test.cjs
+bash scripts/qemu-node.sh test/arm/smoke.test.cjs
 say "armv7 suite took $(( $(date +%s) - suite_start )) s"
 
 say "the same prebuild on an armv7 core without NEON (qemu -cpu cortex-a9,neon=off)"
@@ -65,7 +65,7 @@ HDRNN_QEMU_CPU=cortex-a9,neon=off bash scripts/qemu-node.sh -e "
 "
 
 say "x64 side: loading the network trained on armv7"
-node test/armv7/x64-side.cjs check "$work"
+node test/arm/x64-side.cjs check "$work"
 
 say "standalone C command line under qemu"
 qemu=(qemu-arm -cpu cortex-a9 -L /usr/arm-linux-gnueabihf)
