@@ -22,7 +22,7 @@
 # root; a Yocto SDK sysroot works too), HDRNN_QEMU_CPU (default cortex-a9).
 # HDRNN_SYSROOT: build against that root's glibc (--sysroot, see sysroot.cmake);
 # the prebuilds use Debian bullseye's (glibc 2.31, scripts/sysroot-bullseye.sh
-# armhf, in .cache/bullseye-armhf: the default when it exists).
+# armhf, in .cache/bullseye-armhf: the default when it exists; OFF: none).
 
 set(CMAKE_SYSTEM_NAME Linux)
 # What `uname -m` says on the device; CMakeLists.txt's ISA regex matches it.
