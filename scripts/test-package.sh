@@ -113,6 +113,17 @@ say "the package on the official Node $("$node16" --version) (x64)"
 "$node16" esm.mjs
 "$node16" node_modules/hdrnn-native/dist/cli.js --help | head -n 1
 
+say "a prebuild that fits by name but does not load (as on a glibc older than 2.31): one line"
+pb=node_modules/hdrnn-native/prebuilds
+cp "$pb/linux-x64/hdrnn-native.glibc.node" "$work/x64.node"
+cp "$pb/linux-arm64/hdrnn-native.armv8.glibc.node" "$pb/linux-x64/hdrnn-native.glibc.node"   # dlopen refuses it
+msg=$(node -e "try { require('hdrnn-native'); process.exit(3) } catch (e) { if (e.code !== 'ERR_HDRNN_NO_BINARY') process.exit(4); console.log(e.message) }") ||
+  fail "require() of a prebuild that does not load did not throw ERR_HDRNN_NO_BINARY (exit $?)"
+printf '  require: %s\n' "$msg" >&2
+[ "$(wc -l <<<"$msg")" = 1 ] || fail "the require() message is not one line"
+grep -qF 'loading it failed' <<<"$msg" || fail "the require() message does not say the prebuild failed to load"
+cp "$work/x64.node" "$pb/linux-x64/hdrnn-native.glibc.node"
+
 say "no prebuild that fits and no compiler: one line, on install and on require()"
 rm -rf node_modules/hdrnn-native/prebuilds/linux-x64
 bare="$work/bare-bin"     # node, npm and sh only: no compiler, no make, no python
