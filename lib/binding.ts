@@ -5,6 +5,7 @@
  * is in network.ts, dataset.ts and friends.
  */
 import * as path from 'node:path';
+import { ErrorCodes, hdrnnError } from './errors';
 
 /** Native memory that JavaScript fills and native work reads (see native/addon/bytes.h). */
 export interface NativeBytes {
@@ -145,4 +146,26 @@ export const packageRoot = path.resolve(__dirname, '..');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const load = require('node-gyp-build') as (dir: string) => unknown;
 
-export const native = load(packageRoot) as NativeBinding;
+/**
+ * The addon, or an Error saying in one line which prebuilds exist and what
+ * this machine lacks (scripts/install.cjs), with node-gyp-build's own error
+ * as its `cause`.
+ */
+function loadNative(): NativeBinding {
+  try {
+    return load(packageRoot) as NativeBinding;
+  } catch (cause) {
+    let message = String((cause as Error)?.message ?? cause);
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const install = require(path.join(packageRoot, 'scripts', 'install.cjs')) as { explain(e: unknown): string };
+      const loaded = /loaded from|No native build was found/.test(message) ? null : cause;
+      message = install.explain(loaded);
+    } catch {
+      // keep node-gyp-build's message
+    }
+    throw hdrnnError(ErrorCodes.NO_BINARY, message, { cause });
+  }
+}
+
+export const native = loadNative();

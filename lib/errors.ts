@@ -42,6 +42,8 @@ export const ErrorCodes = {
   DISPOSED: 'ERR_HDRNN_DISPOSED',
   /** A native run was cancelled (an evaluation stopped by an abort). */
   CANCELLED: 'ERR_HDRNN_CANCELLED',
+  /** The native addon does not load here: no prebuild fits (the message says what is missing) and none was built. */
+  NO_BINARY: 'ERR_HDRNN_NO_BINARY',
   /** An operation was stopped by its AbortSignal (name 'AbortError'). */
   ABORTED: 'ABORT_ERR',
 } as const;

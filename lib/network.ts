@@ -12,7 +12,12 @@
  *   most the mini-batch in progress.
  */
 import { randomBytes } from 'node:crypto';
-import { availableParallelism } from 'node:os';
+import * as os from 'node:os';
+
+/** os.availableParallelism() where Node has it (>= 18.14), else the CPU count (Node 16). */
+function availableParallelism(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : Math.max(1, os.cpus().length);
+}
 
 import { native, type NativeNetwork, type NativeRunOptions, type NativeTrainEvent } from './binding';
 import { Dataset } from './dataset';

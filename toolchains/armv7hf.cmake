@@ -20,6 +20,9 @@
 # Overrides (cache or -D): HDRNN_CROSS_PREFIX (default arm-linux-gnueabihf-),
 # HDRNN_ARM_SYSROOT (default /usr/arm-linux-gnueabihf, Debian's multiarch cross
 # root; a Yocto SDK sysroot works too), HDRNN_QEMU_CPU (default cortex-a9).
+# HDRNN_SYSROOT: build against that root's glibc (--sysroot, see sysroot.cmake);
+# the prebuilds use Debian bullseye's (glibc 2.31, scripts/sysroot-bullseye.sh
+# armhf, in .cache/bullseye-armhf: the default when it exists; OFF: none).
 
 set(CMAKE_SYSTEM_NAME Linux)
 # What `uname -m` says on the device; CMakeLists.txt's ISA regex matches it.
@@ -28,8 +31,15 @@ set(CMAKE_SYSTEM_PROCESSOR armv7l)
 if(NOT DEFINED HDRNN_CROSS_PREFIX)
   set(HDRNN_CROSS_PREFIX "arm-linux-gnueabihf-")
 endif()
+if(NOT DEFINED HDRNN_SYSROOT AND EXISTS "${CMAKE_CURRENT_LIST_DIR}/../.cache/bullseye-armhf/usr/include/stdio.h")
+  get_filename_component(HDRNN_SYSROOT "${CMAKE_CURRENT_LIST_DIR}/../.cache/bullseye-armhf" ABSOLUTE)
+endif()
 if(NOT DEFINED HDRNN_ARM_SYSROOT)
-  set(HDRNN_ARM_SYSROOT "/usr/arm-linux-gnueabihf")
+  if(HDRNN_SYSROOT)
+    set(HDRNN_ARM_SYSROOT "${HDRNN_SYSROOT}")
+  else()
+    set(HDRNN_ARM_SYSROOT "/usr/arm-linux-gnueabihf")
+  endif()
 endif()
 if(NOT DEFINED HDRNN_QEMU_CPU)
   set(HDRNN_QEMU_CPU "cortex-a9")
@@ -45,6 +55,11 @@ if(NOT HDRNN_ARMV7HF_FLAGS_ADDED)
   set(HDRNN_ARMV7HF_FLAGS_ADDED ON)
   add_compile_options(${HDRNN_ARMV7HF_FLAGS})
   add_link_options(${HDRNN_ARMV7HF_FLAGS})
+endif()
+
+if(HDRNN_SYSROOT)
+  set(HDRNN_TRIPLET arm-linux-gnueabihf)
+  include("${CMAKE_CURRENT_LIST_DIR}/sysroot.cmake")
 endif()
 
 # Look for headers and libraries in the target's root, for programs on the host.

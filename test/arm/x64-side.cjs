@@ -1,6 +1,7 @@
-// The x64 half of the armv7 check, run by the host's Node:
-//   node x64-side.cjs make OUT_DIR   trains the common network, saves x64.nn and x64.json
-//   node x64-side.cjs check OUT_DIR  loads armv7.nn (made under emulation) and compares
+// The x64 half of the Arm checks, run by the host's Node:
+//   node x64-side.cjs make OUT_DIR          trains the common network, saves x64.nn and x64.json
+//   node x64-side.cjs check OUT_DIR [ARCH]  loads armv7.nn (ARCH arm, the default) or
+//                                           arm64.nn (arm64), made under emulation, and compares
 'use strict';
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -10,7 +11,7 @@ const common = require('./common.cjs');
 const hdrnn = require(process.env.HDRNN_PKG || path.resolve(__dirname, '..', '..'));
 
 async function main() {
-  const [mode, out] = process.argv.slice(2);
+  const [mode, out, arch = 'arm'] = process.argv.slice(2);
   const mnist = await hdrnn.loadMnist(process.env.HDRNN_MNIST);
   const test = mnist.test.slice(0, common.testCount);
   if (mode === 'make') {
@@ -21,16 +22,17 @@ async function main() {
     fs.writeFileSync(path.join(out, 'x64.json'), JSON.stringify({ accuracy: evaluation.accuracy, kernels: hdrnn.kernels }));
     console.log(JSON.stringify({ side: 'x64', accuracy: evaluation.accuracy, kernels: hdrnn.kernels }));
   } else if (mode === 'check') {
-    const arm = await hdrnn.Network.load(path.join(out, 'armv7.nn'));
+    const file = common.targets[arch].file;
+    const arm = await hdrnn.Network.load(path.join(out, file));
     const x64 = await hdrnn.Network.load(path.join(out, 'x64.nn'));
     const diff = common.maxDiff(await arm.getParameters(), await x64.getParameters());
     const armAccuracy = (await arm.evaluate(test)).accuracy;
     const x64Accuracy = (await x64.evaluate(test)).accuracy;
-    console.log(JSON.stringify({ side: 'x64', loaded: 'armv7.nn', maxParameterDiff: diff, armAccuracyOnX64: armAccuracy, x64Accuracy }));
+    console.log(JSON.stringify({ side: 'x64', loaded: file, maxParameterDiff: diff, armAccuracyOnX64: armAccuracy, x64Accuracy }));
     assert.ok(diff <= common.parameterTolerance, `parameters differ by ${diff}`);
     assert.ok(Math.abs(armAccuracy - x64Accuracy) <= common.accuracyTolerance);
   } else {
-    throw new Error('usage: x64-side.cjs make|check OUT_DIR');
+    throw new Error('usage: x64-side.cjs make|check OUT_DIR [arm|arm64]');
   }
 }
 

@@ -1,11 +1,14 @@
-// The armv7 smoke suite: runs inside Debian's armhf Node 18 under
-// `qemu-arm -cpu cortex-a9`, against the package unpacked from its npm
+// The Arm smoke suite, for armv7 and arm64: runs inside an Arm Node (Debian's
+// armhf Node 18 or the official Node 16 armv7l under `qemu-arm -cpu
+// cortex-a9`/`cortex-a8`; Debian's arm64 Node 18 under `qemu-aarch64 -cpu
+// cortex-a53`/`cortex-a72`), against the package unpacked from its npm
 // tarball into a node_modules (no compiler anywhere). node:test, in one
 // process (qemu-user cannot start child Node processes).
 //
 // Environment: HDRNN_APP (a folder whose node_modules holds hdrnn-native),
 // HDRNN_MNIST (the IDX folder), HDRNN_OUT (where x64.nn/x64.json are and
-// armv7.nn goes), HDRNN_EXPECT_KERNELS (default 'neon').
+// <arch>.nn goes: armv7.nn or arm64.nn), HDRNN_EXPECT_KERNELS (default
+// 'neon'), HDRNN_EXPECT_ARCH ('arm', the default, or 'arm64').
 'use strict';
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -20,21 +23,24 @@ const appRequire = createRequire(path.join(app, 'index.js'));
 const packageDir = path.dirname(appRequire.resolve('hdrnn-native/package.json'));
 const hdrnn = appRequire('hdrnn-native');
 const expectKernels = process.env.HDRNN_EXPECT_KERNELS || 'neon';
+const expectArch = process.env.HDRNN_EXPECT_ARCH || 'arm';
+const target = common.targets[expectArch];
 let mnist;
 
 function report(what) {
   console.log(`# ${JSON.stringify(what)}`);
 }
 
-test('runs on armv7 hard-float', () => {
-  assert.equal(process.arch, 'arm');
-  assert.equal(process.config.variables.arm_float_abi, 'hard');
+test(`runs on ${target.name}`, () => {
+  report({ node: process.version, arch: process.arch, glibc: process.report.getReport().header.glibcVersionRuntime });
+  assert.equal(process.arch, expectArch);
+  if (expectArch === 'arm') assert.equal(process.config.variables.arm_float_abi, 'hard');
 });
 
 test('loads the addon from prebuilds/ through node-gyp-build, with nothing compiled', () => {
   const loaded = appRequire('node-gyp-build').resolve(packageDir);
   report({ addon: path.relative(packageDir, loaded) });
-  assert.match(loaded, /prebuilds[\\/]linux-arm[\\/]hdrnn-native\.armv7\.glibc\.node$/);
+  assert.equal(path.relative(packageDir, loaded).split(path.sep).join('/'), target.prebuild);
   assert.equal(fs.existsSync(path.join(packageDir, 'build')), false);
 });
 
@@ -82,7 +88,7 @@ test('NEON and the forced portable path agree', async () => {
 test('agrees with the x64 build, and each loads the other\'s file', async () => {
   const net = new hdrnn.Network({ shape: common.shape, seed: common.seed });
   await net.train(mnist.train.slice(0, common.trainCount), common.options);
-  await net.save(path.join(out, 'armv7.nn'), { format: 'v2' });
+  await net.save(path.join(out, target.file), { format: 'v2' });
   const x64 = await hdrnn.Network.load(path.join(out, 'x64.nn'));
   const x64Report = JSON.parse(fs.readFileSync(path.join(out, 'x64.json'), 'utf8'));
   const diff = common.maxDiff(await net.getParameters(), await x64.getParameters());

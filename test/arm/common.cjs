@@ -13,6 +13,11 @@ function maxDiff(a, b) {
 
 module.exports = {
   maxDiff,
+  // process.arch -> what the suite expects of that Arm target.
+  targets: {
+    arm: { name: 'armv7 hard-float', prebuild: 'prebuilds/linux-arm/hdrnn-native.armv7.glibc.node', file: 'armv7.nn' },
+    arm64: { name: 'arm64', prebuild: 'prebuilds/linux-arm64/hdrnn-native.armv8.glibc.node', file: 'arm64.nn' },
+  },
   shape: [784, 16, 10],
   seed: 7,
   trainCount: 2000,
