@@ -1,6 +1,7 @@
 /*
  * kernels_neon.c - the kernels of kernels.h with NEON (Advanced SIMD)
- * intrinsics, for armv7 (the Cortex-A9 of the i.MX6Quad) and aarch64.
+ * intrinsics, for armv7 (the Cortex-A9 of the i.MX6Quad). AArch64 has its
+ * own file, kernels_neon64.c (fused multiply-add, 32 registers).
  *
  * On 32-bit Arm only this file is compiled with -mfpu=neon (see
  * CMakeLists.txt); the rest of the library stays at the VFPv3-D16 baseline, and
@@ -8,9 +9,9 @@
  * (HWCAP_NEON), so one binary runs on armv7 cores with and without NEON.
  * Compiled without NEON available, the file is a stub whose table is NULL.
  *
- * Arithmetic: the Cortex-A9 has no fused multiply-add (VFPv3/NEONv1), so on
- * armv7 every multiply-accumulate is vmlaq_f32, a rounded product then a
- * rounded sum; on aarch64 it is the fused vfmaq_f32. NEON on armv7 always
+ * Arithmetic: the Cortex-A9 has no fused multiply-add (VFPv3/NEONv1), so
+ * every multiply-accumulate is vmlaq_f32, a rounded product then a
+ * rounded sum. NEON on armv7 always
  * flushes denormals to zero; that is why tails are computed with vectors too
  * (partial loads and stores) instead of scalar VFP code, which keeps
  * denormals: every element sees exactly the same operations.
@@ -34,7 +35,7 @@
 #include "kernels.h"
 #include "kernels_common.h"
 
-#if (defined(__arm__) || defined(__aarch64__)) && (defined(__ARM_NEON) || defined(__ARM_NEON__))
+#if defined(__arm__) && (defined(__ARM_NEON) || defined(__ARM_NEON__))
 
 #include <arm_neon.h>
 
@@ -43,13 +44,8 @@
  * compiler keep every accumulator in a register. */
 #define UNROLL _Pragma("GCC unroll 8")
 
-#if defined(__aarch64__)
-#define MLA(acc, x, y) vfmaq_f32((acc), (x), (y))
-#define MLA_N(acc, x, s) vfmaq_n_f32((acc), (x), (s))
-#else
 #define MLA(acc, x, y) vmlaq_f32((acc), (x), (y))
 #define MLA_N(acc, x, s) vmlaq_n_f32((acc), (x), (s))
-#endif
 
 #define FWD_MR 2 /* rows of a forward tile (at most 2 here) */
 #define FWD_NR 4 /* neurons of a forward tile (at most 4: reduce4) */
@@ -299,17 +295,13 @@ static void neon_update(size_t m, size_t n, size_t k, float alpha, const float *
 
 /* --------------------------------------------------- element-wise kernels */
 
-/* num / den for den in [1, 2]: a division on aarch64; on armv7, which has
- * none, the reciprocal estimate refined by two Newton steps (~1-2 ulp). */
+/* num / den for den in [1, 2]: armv7 NEON has no division, so the
+ * reciprocal estimate refined by two Newton steps (~1-2 ulp). */
 HDRNN_INLINE float32x4_t divide(float32x4_t num, float32x4_t den) {
-#if defined(__aarch64__)
-  return vdivq_f32(num, den);
-#else
   float32x4_t r = vrecpeq_f32(den);
   r = vmulq_f32(r, vrecpsq_f32(den, r));
   r = vmulq_f32(r, vrecpsq_f32(den, r));
   return vmulq_f32(num, r);
-#endif
 }
 
 /*
@@ -395,7 +387,7 @@ static const hdrnn_kernels neon_kernels = {
 
 const hdrnn_kernels *hdrnn_kernels_neon_table(void) { return &neon_kernels; }
 
-#else /* no NEON in this build */
+#else /* no armv7 NEON in this build */
 
 const hdrnn_kernels *hdrnn_kernels_neon_table(void) { return NULL; }
 
