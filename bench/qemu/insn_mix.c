@@ -12,6 +12,8 @@
  * per executed block). At exit, each block's count times its keys gives the
  * executed count of every key, written to FILE as "COUNT KEY" lines; the
  * classes and the cycle model are the reader's business.
+ * With by=symbol the key is the function instead (qemu_plugin_insn_symbol),
+ * to see where the instructions go.
  * One guest thread is assumed (the counters are not atomic).
  */
 #include <ctype.h>
@@ -40,6 +42,7 @@ static size_t key_count;
 static block *blocks;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char out_path[512] = "insn_mix.txt";
+static int by_symbol;
 
 /* "vmla.f32 q8, q9, d0[1]" -> "vmla.f32 q"; "vld1.32 {d16, d17}, [r0]!" -> "vld1.32 2d". */
 static void make_key(const char *disas, char *key) {
@@ -82,10 +85,16 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb) {
   b->n = n;
   pthread_mutex_lock(&lock);
   for (size_t i = 0; i < n; i++) {
-    char *text = qemu_plugin_insn_disas(qemu_plugin_tb_get_insn(tb, i));
+    struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
     char key[KEY_LEN];
-    make_key(text ? text : "?", key);
-    free(text);
+    if (by_symbol) {
+      const char *sym = qemu_plugin_insn_symbol(insn);
+      snprintf(key, sizeof key, "%s", sym ? sym : "?");
+    } else {
+      char *text = qemu_plugin_insn_disas(insn);
+      make_key(text ? text : "?", key);
+      free(text);
+    }
     b->keys[i] = intern(key);
   }
   b->next = blocks;
@@ -114,6 +123,7 @@ QEMU_PLUGIN_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_
   (void)info;
   for (int i = 0; i < argc; i++)
     if (strncmp(argv[i], "out=", 4) == 0) snprintf(out_path, sizeof out_path, "%s", argv[i] + 4);
+    else if (strcmp(argv[i], "by=symbol") == 0) by_symbol = 1;
   qemu_plugin_register_vcpu_tb_trans_cb(id, on_translate);
   qemu_plugin_register_atexit_cb(id, on_guest_exit, NULL);
   return 0;
