@@ -144,6 +144,8 @@ HDRNN_INLINE void forward_tile(const size_t MR, const size_t NR, size_t k, const
   for (size_t i = 0; i < MR; i++)
     UNROLL
     for (size_t j = 0; j < NR; j++) acc[i][j] = vdupq_n_f32(0.0f);
+  /* Two steps per loop test (the order of each element's sum is unchanged). */
+  _Pragma("GCC unroll 2")
   for (size_t steps = k / 4; steps > 0; steps--) {
     float32x4_t av[4];
     UNROLL
@@ -341,12 +343,17 @@ HDRNN_INLINE void update_tile(const size_t NR, const size_t PV, size_t last, siz
  * the same way. q0 holds the deltas (by-scalar operands must be in d0-d15),
  * q1-q3 the inputs, q4-q15 the accumulators.
  */
-static void update_4x3_full(size_t m, float alpha, const float *d, size_t ldd, const float *a,
-                            size_t lda, float *w, size_t ldw) {
+static void update_4x3_full(size_t tiles, size_t m_rows, float alpha, const float *d_tile,
+                            size_t ldd, const float *a_panel, size_t lda, float *w_tile,
+                            size_t ldw) {
   /* Strides in bytes; a row of a (and of w) is read as 32 bytes + 16 bytes. */
   const size_t a_step = lda * sizeof(float) - 32, d_step = ldd * sizeof(float);
   const size_t w_step = ldw * sizeof(float) - 32;
-  float *w_in = w;
+  /* `tiles` tiles side by side: neurons 4t..4t+3, the same 12 inputs. */
+  for (size_t t = 0; t < tiles; t++, d_tile += 4, w_tile += 4 * ldw) {
+  size_t m = m_rows;
+  const float *a = a_panel, *d = d_tile;
+  float *w = w_tile, *w_in = w_tile;
   __asm__ volatile(
       "vmov.i32 q4, #0\n\t"
       "vmov.i32 q5, #0\n\t"
@@ -400,6 +407,7 @@ static void update_4x3_full(size_t m, float alpha, const float *d, size_t ldd, c
       : "cc", "memory", "d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10",
         "d11", "d12", "d13", "d14", "d15", "d16", "d17", "d18", "d19", "d20", "d21", "d22",
         "d23", "d24", "d25", "d26", "d27", "d28", "d29", "d30", "d31");
+  }
 }
 
 /* Two functions per shape: the last vector full (last = 4, no lane loads) or partial. */
@@ -421,7 +429,7 @@ UPDATE_TILE_FN(4, 2)
 static void update_4x3(size_t last, size_t m, float alpha, const float *d, size_t ldd,
                        const float *a, size_t lda, float *w, size_t ldw) {
   if (last == 4)
-    update_4x3_full(m, alpha, d, ldd, a, lda, w, ldw);
+    update_4x3_full(1, m, alpha, d, ldd, a, lda, w, ldw);
   else
     update_tile(4, 3, last, m, alpha, d, ldd, a, lda, w, ldw);
 }
@@ -438,10 +446,17 @@ static void neon_update(size_t m, size_t n, size_t k, float alpha, const float *
                         const float *a, size_t lda, float *w, size_t ldw) {
   /* Inputs outside (the m x 4*UPD_PV panel of a stays in L1), neurons inside. */
   const even_tiles nt = even_tiles_of(n, UPD_NR);
+  /* The leading tiles of 4 neurons (even tiles: all of them, or the first `big`). */
+  const size_t fours = nt.base == 4 ? (n + 3) / 4 : nt.base == 3 ? nt.big : 0;
   for (size_t p = 0; p < k; p += 4 * UPD_PV) {
     const size_t cols = k - p < 4 * UPD_PV ? k - p : 4 * UPD_PV;
     const size_t pv = (cols + 3) / 4, last = cols - 4 * (pv - 1);
-    for (size_t j = 0, tj = 0; j < n; tj++) {
+    size_t j = 0, tj = 0;
+    if (cols == 12 && fours > 0) { /* the common tiles, in one call */
+      update_4x3_full(fours, m, alpha, d, ldd, a + p, lda, w + p, ldw);
+      j = 4 * fours, tj = fours;
+    }
+    for (; j < n; tj++) {
       const size_t nr = nt.base + (tj < nt.big);
       update_tiles[nr - 1][pv - 1](last, m, alpha, d + j, ldd, a + p, lda, w + j * ldw + p,
                                    ldw);
