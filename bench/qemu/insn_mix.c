@@ -70,9 +70,12 @@ static void make_key(const char *disas, char *key) {
 }
 
 static uint16_t intern(const char *key) {
-  for (size_t i = 0; i < key_count; i++)
+  for (size_t i = 0; i < MAX_KEYS; i++)
     if (strcmp(key_names[i], key) == 0) return (uint16_t)i;
-  if (key_count == MAX_KEYS) return MAX_KEYS - 1; /* "other": never reached in practice */
+  if (key_count >= MAX_KEYS - 1) { /* the last slot gathers the rest (never reached here) */
+    snprintf(key_names[MAX_KEYS - 1], KEY_LEN, "other");
+    return MAX_KEYS - 1;
+  }
   snprintf(key_names[key_count], KEY_LEN, "%s", key);
   return (uint16_t)key_count++;
 }
@@ -113,7 +116,7 @@ static void on_guest_exit(qemu_plugin_id_t id, void *data) {
     qemu_plugin_outs("insn_mix: cannot write the output file\n");
     return;
   }
-  for (size_t i = 0; i < key_count; i++)
+  for (size_t i = 0; i < MAX_KEYS; i++)
     if (counts[i] > 0) fprintf(f, "%llu %s\n", (unsigned long long)counts[i], key_names[i]);
   fclose(f);
 }
