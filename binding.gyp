@@ -22,6 +22,7 @@
         ["target_arch=='x64' or target_arch=='ia32'", {"cflags_c": ["-mavx2", "-mfma"]}],
         ["target_arch=='arm'", {"cflags_c": ["-mfpu=neon"]}]
       ]
+      # kernels_neon64.c (aarch64) is in hdrnn_core: it needs no flags.
     },
     {
       # AVX-512 in a library of its own: gyp has no per-file flags, and the
@@ -58,6 +59,7 @@
         "native/core/src/optimizers.c",
         "native/core/src/trainer_state.c",
         "native/core/kernels/kernels_portable.c",
+        "native/core/kernels/kernels_neon64.c",
         "native/core/kernels/kernels_select.c"
       ]
     },

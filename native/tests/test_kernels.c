@@ -832,6 +832,17 @@ int main(int argc, char **argv) {
     printf("FAIL hdrnn_kernels_find/best disagree\n");
     all_ok = 0;
   }
+  /* "neon" is kernels_neon64.c on aarch64 and kernels_neon.c elsewhere, never both. */
+#if defined(__aarch64__)
+  const int neon_ok = hdrnn_kernels_neon64_table() != NULL && hdrnn_kernels_neon_table() == NULL &&
+                      hdrnn_kernels_find("neon") == hdrnn_kernels_neon64_table();
+#else
+  const int neon_ok = hdrnn_kernels_neon64_table() == NULL;
+#endif
+  if (!neon_ok) {
+    printf("FAIL the \"neon\" table is not the one for this architecture\n");
+    all_ok = 0;
+  }
   printf("test_kernels: %s\n", all_ok ? "all tables passed" : "FAILED");
   return all_ok ? 0 : 1;
 }

@@ -66,7 +66,8 @@ struct hdrnn_kernels {
 const hdrnn_kernels *hdrnn_kernels_portable_table(void);
 const hdrnn_kernels *hdrnn_kernels_avx2_table(void);
 const hdrnn_kernels *hdrnn_kernels_avx512_table(void);
-const hdrnn_kernels *hdrnn_kernels_neon_table(void);
+const hdrnn_kernels *hdrnn_kernels_neon_table(void);   /* armv7 (kernels_neon.c) */
+const hdrnn_kernels *hdrnn_kernels_neon64_table(void); /* aarch64 (kernels_neon64.c) */
 
 /* Run-time CPU checks (cpuid/xgetbv on x86, getauxval on Arm Linux). */
 int hdrnn_cpu_has_avx2_fma(void);

@@ -74,6 +74,13 @@ int hdrnn_cpu_has_neon(void) {
 #endif
 }
 
+/* "neon" is the Advanced SIMD table of whichever Arm this is: kernels_neon64.c
+ * on aarch64, kernels_neon.c on armv7 (at most one of them is built in). */
+static const hdrnn_kernels *neon_table(void) {
+  const hdrnn_kernels *k = hdrnn_kernels_neon64_table();
+  return k != NULL ? k : hdrnn_kernels_neon_table();
+}
+
 const hdrnn_kernels *hdrnn_kernels_portable(void) {
   return hdrnn_kernels_portable_table();
 }
@@ -87,7 +94,7 @@ const hdrnn_kernels *hdrnn_kernels_find(const char *name) {
   if (strcmp(name, "avx512") == 0)
     return hdrnn_cpu_has_avx512f() ? hdrnn_kernels_avx512_table() : NULL;
   if (strcmp(name, "neon") == 0)
-    return hdrnn_cpu_has_neon() ? hdrnn_kernels_neon_table() : NULL;
+    return hdrnn_cpu_has_neon() ? neon_table() : NULL;
   return NULL;
 }
 
@@ -97,7 +104,7 @@ const hdrnn_kernels *hdrnn_kernels_best(void) {
    * twice the registers for the tiles. */
   if (hdrnn_cpu_has_avx512f()) k = hdrnn_kernels_avx512_table();
   if (k == NULL && hdrnn_cpu_has_avx2_fma()) k = hdrnn_kernels_avx2_table();
-  if (k == NULL && hdrnn_cpu_has_neon()) k = hdrnn_kernels_neon_table();
+  if (k == NULL && hdrnn_cpu_has_neon()) k = neon_table();
   return k != NULL ? k : hdrnn_kernels_portable_table();
 }
 
