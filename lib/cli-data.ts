@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 
 import { UsageError, type CliOptions } from './cli-args';
+import { catchInterrupts, exitCodeFor } from './cli/signals';
 import { splitDataset } from './train-control';
 import { writeFileAtomic } from './files';
 import { Network, loadCsv, type CsvOptions, type Dataset, type EpochReport, type KernelName, type TrainNetworkOptions, type TrainReport } from './index';
@@ -63,10 +64,7 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
   const task = o.task ?? 'classification';
   const data = await loadCsv(o.csv!, csvOptions(o, { task }));
   const validation = o.validation ?? (o.patience !== undefined ? 0.1 : undefined);
-  const controller = new AbortController();
-  const onSignal = () => controller.abort(new Error('interrupted'));
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const interrupt = catchInterrupts();
   // The last finished epoch, kept so that an interrupt saves it instead of losing the run.
   let last: { epoch: number; bytes: Buffer } | undefined;
   let net: Network;
@@ -94,7 +92,7 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
       shuffle: o.shuffle,
       ...(parts.validation ? { validationData: parts.validation } : {}),
       ...(o.patience !== undefined ? { earlyStopping: { patience: o.patience, restoreBest: true } } : {}),
-      signal: controller.signal,
+      signal: interrupt.signal,
       keepState: true,
       ...runOptions(o),
       onEpoch: async (e: EpochReport) => {
@@ -110,19 +108,23 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
       },
     });
   } catch (error) {
-    if ((error as Error).name === 'AbortError') {
+    const signal = interrupt.received();
+    if ((error as Error).name === 'AbortError' && signal) {
+      const where = path.resolve(o.net);
       if (last) {
         await writeFileAtomic(o.net, last.bytes);
-        io.err.write(`hdrnn: training interrupted; saved epoch ${last.epoch} to ${o.net} (a checkpoint: Network.loadCheckpoint + resume continue it)\n`);
+        io.err.write(
+          `hdrnn: training interrupted by ${signal} after ${reports.length} of ${epochs} epoch(s); saved the network after epoch ${last.epoch} ` +
+            `to ${where} (a checkpoint: Network.loadCheckpoint + resume continue it)\n`,
+        );
       } else {
-        io.err.write('hdrnn: training interrupted before the first epoch ended; nothing was saved\n');
+        io.err.write(`hdrnn: training interrupted by ${signal} before the first epoch ended; nothing was saved\n`);
       }
-      return 130;
+      return exitCodeFor(signal);
     }
     throw error;
   } finally {
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
+    interrupt.dispose();
   }
   await net.save(o.net);
   const evaluation = await net.evaluate(data, runOptions(o));

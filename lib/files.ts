@@ -252,7 +252,8 @@ export async function writeFileAtomic(file: string, data: Uint8Array): Promise<v
 /** A system error about the temporary file, retold about the user's path (same code). */
 function renameError(error: unknown, file: string, what: string): Error {
   const e = error as NodeJS.ErrnoException;
-  const out = new Error(`${what}: ${e.code ?? 'error'}: ${e.message.replace(/,.*$/, '').replace(/^\w+: /, '')}`, { cause: error }) as NodeJS.ErrnoException;
+  const out = new Error(`${what}: ${e.code ?? 'error'}: ${e.message.replace(/,.*$/, '').replace(/^\w+: /, '')}`) as NodeJS.ErrnoException & { cause?: unknown };
+  out.cause = error; // set, not passed: the ES2021 Error constructor (Node 16's typings) takes no options
   if (e.code) out.code = e.code;
   out.path = file;
   return out;

@@ -423,16 +423,25 @@ describe("priority: 'background'", () => {
       trainer.kill();
       return result;
     };
-    const alone = compete();
-    const normal = await share('normal');
-    const background = await share('background');
-    console.log(
-      `competitor's share of CPU 0: alone ${(alone * 100).toFixed(0)}%, against normal training ${(normal.share * 100).toFixed(0)}%, ` +
-        `against background training ${(background.share * 100).toFixed(0)}%; low-priority threads: ${normal.low} / ${background.low}`,
-    );
-    expect(normal.low).toBe(0);
-    expect(background.low).toBeGreaterThanOrEqual(1); // the training thread itself
-    // Generous: the machine may be busy with other work, so relative to alone.
-    expect(background.share).toBeGreaterThan(0.75 * alone);
-  }, 60_000);
+    // The machine may be busy with other work (vitest runs other files beside
+    // this one), so each round measures the competitor alone, against normal
+    // and against background training back to back, and the best of up to three
+    // rounds counts: a background trainer must leave it most of its share
+    // where a normal one takes about half.
+    let best = { alone: 0, normal: { low: 0, share: 0 }, background: { low: 0, share: 0 }, ratio: 0 };
+    for (let round = 0; round < 3 && best.ratio <= 0.75; round++) {
+      const alone = compete();
+      const normal = await share('normal');
+      const background = await share('background');
+      console.log(
+        `competitor's share of CPU 0: alone ${(alone * 100).toFixed(0)}%, against normal training ${(normal.share * 100).toFixed(0)}%, ` +
+          `against background training ${(background.share * 100).toFixed(0)}%; low-priority threads: ${normal.low} / ${background.low}`,
+      );
+      expect(normal.low).toBe(0);
+      expect(background.low).toBeGreaterThanOrEqual(1); // the training thread itself
+      const ratio = background.share / alone;
+      if (ratio > best.ratio) best = { alone, normal, background, ratio };
+    }
+    expect(best.background.share).toBeGreaterThan(0.75 * best.alone);
+  }, 120_000);
 });
