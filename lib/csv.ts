@@ -402,9 +402,9 @@ function finish(c: Collector, p: Plan): Dataset {
   return Dataset.fromCsv({ inputs, inputSize: f, count: c.rows, targets, targetSize: c.targets.length, csv: info });
 }
 
-function rethrow(error: unknown, file: string): never {
+function rethrow(error: unknown, file: string, header: boolean): never {
   if (error instanceof CsvSyntaxError) {
-    const row = error.record; // header is record 0
+    const row = header ? error.record : error.record + 1; // data rows count from 1
     throw csvError(error.limit ? ErrorCodes.LIMIT : ErrorCodes.BAD_FILE, file, `row ${row} (line ${error.line}): ${error.message}`, { row, line: error.line });
   }
   throw error;
@@ -441,7 +441,7 @@ export async function loadCsv(file: string, options: CsvOptions): Promise<Datase
     tokenizer.end();
   } catch (error) {
     stream.destroy();
-    rethrow(error, file);
+    rethrow(error, file, p.header);
   }
   return finish(collector, p);
 }
@@ -469,7 +469,7 @@ export async function parseCsv(input: string | Uint8Array, options: CsvOptions &
     }
     tokenizer.end();
   } catch (error) {
-    rethrow(error, name);
+    rethrow(error, name, p.header);
   }
   return finish(collector, p);
 }

@@ -311,6 +311,8 @@ describe('hostile CSV', () => {
     const d = await parseCsv('1\t2\tz\n3\t4\tw\n', { target: 2, header: false, delimiter: '\t' });
     expect(Array.from(d.inputs)).toEqual([1, 2, 3, 4]);
     expect(d.csv!.features).toEqual(['0', '1']);
+    const q = await codeOf(parseCsv('1,2,z\n1,"2"x,z\n', { target: 2, header: false }));
+    expect(q.message).toMatch(/row 2 \(line 2\): unexpected character/);
     const e = await codeOf(parseCsv('1,x,z\n', { target: 2, header: false }));
     expect(e.message).toMatch(/row 1 \(line 1\), column "1": "x" is not a number/);
   });
