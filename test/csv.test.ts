@@ -285,6 +285,10 @@ describe('hostile CSV', () => {
     expect((await codeOf(parseCsv('a,b,y\n1,1,c\n', { ...opts, limits: { maxColumns: 2 } }))).message).toMatch(/3 columns, more than the limit of 2/);
     const file = write('small.csv', 'a,b,y\n1,1,c\n');
     expect((await codeOf(loadCsv(file, { ...opts, limits: { maxFileBytes: 5 } }))).code).toBe('ERR_HDRNN_LIMIT');
+    // The floats are capped by the same budget: 40 bytes hold 3 rows of 2 features and a label, not 4.
+    const values = await codeOf(parseCsv(`a,b,y\n${'1,1,c\n'.repeat(4)}`, { ...opts, limits: { maxFileBytes: 40 } }));
+    expect(values.message).toMatch(/the values would take more than 40 bytes/);
+    expect((await parseCsv(`a,b,y\n${'1,1,c\n'.repeat(3)}`, { ...opts, limits: { maxFileBytes: 40 } })).count).toBe(3);
   });
 
   it('passes on file system errors with their codes', async () => {
