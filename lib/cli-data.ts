@@ -102,7 +102,7 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
         if (human && !o.quiet) {
           const v = e.validation;
           const val = v ? ` val_loss ${v.loss.toFixed(4)}${task === 'classification' ? ` val_accuracy ${pct(v.accuracy)}` : ''}` : '';
-          io.out.write(`Epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${val} time ${e.seconds.toFixed(3)}s\n`);
+          io.out.write(`Epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${val} time ${e.seconds < 0.1 ? `${(e.seconds * 1e3).toFixed(2)}ms` : `${e.seconds.toFixed(2)}s`}\n`);
         }
         // With the trainer state: the file an interrupt leaves is a checkpoint the API can resume.
         last = { epoch: e.epoch, bytes: await trained.toBuffer(e.state ? { trainerState: e.state } : undefined) };
