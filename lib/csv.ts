@@ -17,6 +17,7 @@ import * as v from './validate';
 
 export type CsvTask = 'classification' | 'regression';
 
+/** Limits of loadCsv; maxFileBytes caps the file and also the bytes of the floats kept. */
 export interface CsvLimits extends Limits {
   /** Data rows in one file. Default 2^24 (like maxItems, which it defaults to). */
   maxRows?: number;
@@ -141,6 +142,8 @@ interface Plan {
   ignore: Set<string>;
   maxRows: number;
   maxColumns: number;
+  /** Bytes of the floats kept (inputs and targets): capped like a file's bytes. */
+  maxFloatBytes: number;
 }
 
 /** Turns records into floats and labels; see CsvOptions. */
@@ -302,6 +305,9 @@ class Collector implements CsvSink {
       if (this.rows >= p.maxRows) {
         throw csvError(ErrorCodes.LIMIT, p.file, `more than ${p.maxRows} rows (limits.maxRows)`, {});
       }
+      if ((this.inputs.length + this.values.length + f + Math.max(1, this.targets.length)) * 4 > p.maxFloatBytes) {
+        throw csvError(ErrorCodes.LIMIT, p.file, `the values would take more than ${p.maxFloatBytes} bytes (limits.maxFileBytes)`, {});
+      }
       for (let k = 0; k < f; k++) this.inputs.push(this.#rowValues[k]);
       if (this.targets.length === 0) {
         /* inputs only */
@@ -351,6 +357,7 @@ function plan(file: string, options: unknown): { plan: Plan; delimiter: number; 
       ignore: new Set(ignore as string[]),
       maxRows: lim(maxRows, 'maxRows', limits.native.maxItems ?? 2 ** 24),
       maxColumns: lim(maxColumns, 'maxColumns', 2 ** 16),
+      maxFloatBytes: limits.maxFileBytes,
     },
     delimiter: delimiterText.charCodeAt(0),
     maxFieldBytes: lim(maxFieldBytes, 'maxFieldBytes', 2 ** 20),
@@ -402,9 +409,9 @@ function finish(c: Collector, p: Plan): Dataset {
   return Dataset.fromCsv({ inputs, inputSize: f, count: c.rows, targets, targetSize: c.targets.length, csv: info });
 }
 
-function rethrow(error: unknown, file: string): never {
+function rethrow(error: unknown, file: string, header: boolean): never {
   if (error instanceof CsvSyntaxError) {
-    const row = error.record; // header is record 0
+    const row = header ? error.record : error.record + 1; // data rows count from 1
     throw csvError(error.limit ? ErrorCodes.LIMIT : ErrorCodes.BAD_FILE, file, `row ${row} (line ${error.line}): ${error.message}`, { row, line: error.line });
   }
   throw error;
@@ -441,7 +448,7 @@ export async function loadCsv(file: string, options: CsvOptions): Promise<Datase
     tokenizer.end();
   } catch (error) {
     stream.destroy();
-    rethrow(error, file);
+    rethrow(error, file, p.header);
   }
   return finish(collector, p);
 }
@@ -469,7 +476,7 @@ export async function parseCsv(input: string | Uint8Array, options: CsvOptions &
     }
     tokenizer.end();
   } catch (error) {
-    rethrow(error, name);
+    rethrow(error, name, p.header);
   }
   return finish(collector, p);
 }

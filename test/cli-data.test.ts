@@ -124,9 +124,9 @@ describe('hdrnn train/eval/infer --csv --task regression (cars)', () => {
     const j = JSON.parse(r.out);
     expect(j.shape).toEqual([5, 32, 1]);
     expect(j.dropped).toBe(14);
-    expect(j.train.rmse).toBeGreaterThan(0);
+    expect(j.file.rmse).toBeGreaterThan(0);
     const e = JSON.parse((await run('eval', '--csv', carsFile, '--target', 'Miles_per_Gallon', '--features', CARS_FEATURES.join(','), '--drop-missing', '-n', net, '--json')).out);
-    expect(e).toMatchObject({ task: 'regression', rows: 392, rmse: j.train.rmse, mae: j.train.mae });
+    expect(e).toMatchObject({ task: 'regression', rows: 392, rmse: j.file.rmse, mae: j.file.mae });
   });
 
   it('infer prints the predicted value of each row', async () => {

@@ -285,6 +285,10 @@ describe('hostile CSV', () => {
     expect((await codeOf(parseCsv('a,b,y\n1,1,c\n', { ...opts, limits: { maxColumns: 2 } }))).message).toMatch(/3 columns, more than the limit of 2/);
     const file = write('small.csv', 'a,b,y\n1,1,c\n');
     expect((await codeOf(loadCsv(file, { ...opts, limits: { maxFileBytes: 5 } }))).code).toBe('ERR_HDRNN_LIMIT');
+    // The floats are capped by the same budget: 40 bytes hold 3 rows of 2 features and a label, not 4.
+    const values = await codeOf(parseCsv(`a,b,y\n${'1,1,c\n'.repeat(4)}`, { ...opts, limits: { maxFileBytes: 40 } }));
+    expect(values.message).toMatch(/the values would take more than 40 bytes/);
+    expect((await parseCsv(`a,b,y\n${'1,1,c\n'.repeat(3)}`, { ...opts, limits: { maxFileBytes: 40 } })).count).toBe(3);
   });
 
   it('passes on file system errors with their codes', async () => {
@@ -311,6 +315,8 @@ describe('hostile CSV', () => {
     const d = await parseCsv('1\t2\tz\n3\t4\tw\n', { target: 2, header: false, delimiter: '\t' });
     expect(Array.from(d.inputs)).toEqual([1, 2, 3, 4]);
     expect(d.csv!.features).toEqual(['0', '1']);
+    const q = await codeOf(parseCsv('1,2,z\n1,"2"x,z\n', { target: 2, header: false }));
+    expect(q.message).toMatch(/row 2 \(line 2\): unexpected character/);
     const e = await codeOf(parseCsv('1,x,z\n', { target: 2, header: false }));
     expect(e.message).toMatch(/row 1 \(line 1\), column "1": "x" is not a number/);
   });

@@ -298,7 +298,7 @@ hdrnn_code hdrnn_network_decode(const uint8_t *bytes, size_t length, const hdrnn
                                 hdrnn_status *status) {
   if (out == NULL) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "decode: missing argument");
   *out = NULL;
-  hdrnn_format detected;
+  hdrnn_format detected = HDRNN_FORMAT_V2; /* set by detect; initialised for the compilers that cannot see it */
   hdrnn_code code = hdrnn_format_detect(bytes, length, &detected, status);
   if (code != HDRNN_OK) return code;
   if (format != NULL) *format = detected;
