@@ -432,7 +432,9 @@ describe("priority: 'background'", () => {
     );
     expect(normal.low).toBe(0);
     expect(background.low).toBeGreaterThanOrEqual(1); // the training thread itself
-    // Generous: the machine may be busy with other work, so relative to alone.
-    expect(background.share).toBeGreaterThan(0.75 * alone);
+    // Generous: the machine may be busy with other work, so relative to the
+    // competitor alone (on an idle CPU: ~100% alone, ~50% against normal
+    // training, ~100% against background training).
+    expect(background.share).toBeGreaterThan(0.6 * alone);
   }, 60_000);
 });
