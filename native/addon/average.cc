@@ -22,9 +22,13 @@ namespace hdrnn_addon {
 namespace {
 
 std::shared_ptr<NetState> ExpectNetwork(Napi::Env env, const Napi::Value &v, const char *what) {
-  if (!v.IsObject() || !v.As<Napi::Object>().InstanceOf(Data(env).network_constructor.Value()))
+  // The type tag, not instanceof: an object made from the prototype alone
+  // passes instanceof but wraps no network.
+  if (!v.IsObject() || !v.As<Napi::Object>().CheckTypeTag(&NetworkWrap::kTag))
     ThrowType(env, std::string(what) + " must be a NativeNetwork");
-  return Napi::ObjectWrap<NetworkWrap>::Unwrap(v.As<Napi::Object>())->state();
+  NetworkWrap *wrap = Napi::ObjectWrap<NetworkWrap>::Unwrap(v.As<Napi::Object>());
+  if (wrap == nullptr) ThrowType(env, std::string(what) + " must be a NativeNetwork");
+  return wrap->Live(env); // a disposed network is a coded error, not a null pointer
 }
 
 // A private copy of a network's parameters, taken between mini-batches.

@@ -18,7 +18,8 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   ~NetworkWrap() override;
   // A new JS object owning net (used by decoding).
   static Napi::Object Adopt(Napi::Env env, hdrnn_network *net);
-  std::shared_ptr<NetState> state() const { return state_; }
+  // The network's state, or ERR_HDRNN_DISPOSED after dispose().
+  const std::shared_ptr<NetState> &Live(Napi::Env env) const;
   static const napi_type_tag kTag;
   static const char *const kName;
 
@@ -44,9 +45,6 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
  private:
   static Napi::Value FromBuffer(const Napi::CallbackInfo &info);
   static Napi::Value Decode(const Napi::CallbackInfo &info);
-  // The network's state, or ERR_HDRNN_DISPOSED after dispose().
-  const std::shared_ptr<NetState> &Live(Napi::Env env) const;
-
   void ReportMemory(Napi::Env env);
 
   std::shared_ptr<NetState> state_;
