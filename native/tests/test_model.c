@@ -773,6 +773,11 @@ static void test_v3_format(void) {
       c[n - 5] = 0xff;
       resum(c, n);
       CHECK_CODE(hdrnn_network_decode(c, n, NULL, &back, NULL, &st), HDRNN_ERR_FORMAT);
+      /* A NUL inside a name (found by the fuzzer: it cut the name short). */
+      memcpy(c, b, n);
+      c[n - 6] = 0;
+      resum(c, n);
+      CHECK_CODE(hdrnn_network_decode(c, n, NULL, &back, NULL, &st), HDRNN_ERR_FORMAT);
     }
     free(c);
     free(b);
