@@ -9,6 +9,7 @@ import * as path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
+import { native } from '../lib/binding';
 import { Dataset, ErrorCodes, Network, bandData, rng, tempDir, type Activation, type Loss } from './helpers';
 
 const problem = bandData(600, 24, 4, 3);
@@ -351,5 +352,27 @@ describe('model options', () => {
     } finally {
       cleanup();
     }
+  });
+
+  it('checks the model options again at the addon boundary', () => {
+    const make = (model: unknown) => () => new native.NativeNetwork([3, 2], 1n, undefined, model as never);
+    expect(make({ activations: ['relu', 'swish'] })).toThrow(expect.objectContaining({ code: ErrorCodes.OUT_OF_RANGE }));
+    expect(make({ activations: ['swish'] })).toThrow(expect.objectContaining({ code: 'ERR_HDRNN_INVALID_ARGUMENT' }));
+    expect(make({ activations: [7] })).toThrow(TypeError);
+    expect(make({ activations: 'relu' })).toThrow(TypeError);
+    expect(make({ loss: 'hinge' })).toThrow(TypeError);
+    expect(make({ activations: ['linear'], loss: 'cross-entropy' })).toThrow(expect.objectContaining({ code: 'ERR_HDRNN_INVALID_ARGUMENT' }));
+    expect(make({ init: {} })).toThrow(TypeError);
+    expect(make(42)).toThrow(TypeError);
+    const n = make({ activations: ['softmax'], loss: 'cross-entropy', init: 'he' })();
+    expect(n.activations).toEqual(['softmax']);
+    expect(() => n.setStandardization(new Float32Array(3), new Float64Array(3) as never)).toThrow(TypeError);
+    expect(() => n.setStandardization(new Float32Array(2), new Float32Array(2))).toThrow(expect.objectContaining({ code: ErrorCodes.SHAPE_MISMATCH }));
+    expect(() => n.setStandardization(new Float32Array(3), new Float32Array(3))).toThrow(expect.objectContaining({ code: 'ERR_HDRNN_INVALID_ARGUMENT' }));
+    expect(() => n.setClasses(['a', 'b\0c'])).toThrow(TypeError);
+    expect(() => n.setClasses(['a', 'é'.repeat(128)])).toThrow(expect.objectContaining({ code: 'ERR_HDRNN_INVALID_ARGUMENT' }));
+    expect(() => n.setClasses(['a'])).toThrow(expect.objectContaining({ code: ErrorCodes.SHAPE_MISMATCH }));
+    expect(() => n.encodeCheckpoint(new Uint8Array(0))).toThrow(RangeError);
+    expect(() => n.encodeCheckpoint([1] as never)).toThrow(TypeError);
   });
 });

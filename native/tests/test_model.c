@@ -416,8 +416,11 @@ static void test_thread_determinism(void) {
   static const uint32_t big_out[] = {20, 30, 90}; /* softmax wider than the replicated top */
   const model wide_top = {big_out, 3, HDRNN_ACTIVATION_RELU, HDRNN_ACTIVATION_SOFTMAX,
                           HDRNN_LOSS_CROSS_ENTROPY, HDRNN_INIT_XAVIER};
-  for (int mi = 0; mi < 3; mi++) {
-    const model *m = mi < 2 ? &models[mi] : &wide_top;
+  /* A wide sigmoid output is split between threads (not replicated). */
+  const model split_top = {big_out, 3, HDRNN_ACTIVATION_TANH, HDRNN_ACTIVATION_SIGMOID,
+                           HDRNN_LOSS_CROSS_ENTROPY, HDRNN_INIT_HE};
+  for (int mi = 0; mi < 4; mi++) {
+    const model *m = mi < 2 ? &models[mi] : mi == 2 ? &wide_top : &split_top;
     const size_t outputs = m->sizes[m->count - 1];
     test_data d;
     data_make(&d, 101, m->sizes[0], outputs, mi == 1, 11 + mi);
@@ -771,6 +774,11 @@ static void test_v3_format(void) {
       /* A class name that is not UTF-8. */
       memcpy(c, b, n);
       c[n - 5] = 0xff;
+      resum(c, n);
+      CHECK_CODE(hdrnn_network_decode(c, n, NULL, &back, NULL, &st), HDRNN_ERR_FORMAT);
+      /* A NUL inside a name (found by the fuzzer: it cut the name short). */
+      memcpy(c, b, n);
+      c[n - 6] = 0;
       resum(c, n);
       CHECK_CODE(hdrnn_network_decode(c, n, NULL, &back, NULL, &st), HDRNN_ERR_FORMAT);
     }

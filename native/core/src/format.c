@@ -427,6 +427,11 @@ static hdrnn_code decode_v3_sections(hdrnn_network *net, uint32_t flags, const u
         code = hdrnn_fail(status, HDRNN_ERR_TRUNCATED, "hdrnn v3 file is truncated in class name %zu", i);
         break;
       }
+      /* set_classes sees C strings: a NUL inside would cut the name short. */
+      if (memchr(p + 1, 0, n) != NULL) {
+        code = hdrnn_fail(status, HDRNN_ERR_FORMAT, "hdrnn v3 file: class name %zu contains a NUL byte", i);
+        break;
+      }
       memcpy(t, p + 1, n);
       t[n] = '\0';
       names[i] = t;
