@@ -6,11 +6,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { main } from '../lib/cli';
+import { runCli } from './cli-run';
 import { parseArgs } from '../lib/cli-args';
 import { Network, loadCsv, tempDir } from './helpers';
 import { CARS_FEATURES, SEATTLE, SEATTLE_FEATURES, carsCsv } from './vega';
@@ -18,19 +17,7 @@ import { CARS_FEATURES, SEATTLE, SEATTLE_FEATURES, carsCsv } from './vega';
 const tmp = tempDir();
 afterAll(tmp.cleanup);
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (f: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        f(chunk.toString());
-        cb();
-      },
-    });
-  const code = await main(args, { out: sink((s) => (out += s)), err: sink((s) => (err += s)) });
-  return { code, out, err };
-}
+const run = runCli;
 
 const seattleNet = path.join(tmp.dir, 'weather.nn');
 const features = SEATTLE_FEATURES.join(',');

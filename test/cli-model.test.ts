@@ -3,29 +3,16 @@
  */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { main } from '../lib/cli';
+import { runCli } from './cli-run';
 import { parseArgs, UsageError } from '../lib/cli-args';
 import { Network, tempDir } from './helpers';
 
 const tmp = tempDir();
 afterAll(tmp.cleanup);
 
-async function run(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const sink = (f: (s: string) => void) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        f(chunk.toString());
-        cb();
-      },
-    });
-  const code = await main(args, { out: sink((s) => (out += s)), err: sink((s) => (err += s)) });
-  return { code, out, err };
-}
+const run = runCli;
 
 describe('hdrnn train model flags', () => {
   it('parses them and refuses unknown values', () => {

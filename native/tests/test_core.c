@@ -18,35 +18,13 @@
 
 #include "check.h"
 #include "hdrnn.h"
+#include "test_util.h"
 #include "internal.h"
 #include "reference.h"
 
 static int quick = 0;
 
 /* ------------------------------------------------------------ helpers */
-
-/* The test's own generator (splitmix64), so data do not depend on the core. */
-typedef struct test_rng {
-  uint64_t x;
-} test_rng;
-
-static uint64_t rng_next(test_rng *r) {
-  uint64_t z = (r->x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double rng_unit(test_rng *r) { return (double)(rng_next(r) >> 11) / 9007199254740992.0; }
-static uint32_t rng_below(test_rng *r, uint32_t n) { return (uint32_t)(rng_next(r) % n); }
-
-static void *xmalloc(size_t n) {
-  void *p = malloc(n > 0 ? n : 1);
-  if (p == NULL) {
-    fprintf(stderr, "test_core: out of memory (%zu bytes)\n", n);
-    exit(2);
-  }
-  return p;
-}
 
 /* A network of the given shape with N(0,1) parameters from seed (NULL on failure). */
 static hdrnn_network *make_net(const uint32_t *sizes, size_t count, uint64_t seed) {

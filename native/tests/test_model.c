@@ -16,29 +16,9 @@
 
 #include "check.h"
 #include "hdrnn.h"
+#include "test_util.h"
 
 /* ------------------------------------------------------------ helpers */
-
-typedef struct test_rng {
-  uint64_t x;
-} test_rng;
-
-static uint64_t rng_next(test_rng *r) {
-  uint64_t z = (r->x += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-static double rng_unit(test_rng *r) { return (double)(rng_next(r) >> 11) / 9007199254740992.0; }
-
-static void *xmalloc(size_t n) {
-  void *p = malloc(n > 0 ? n : 1);
-  if (p == NULL) {
-    fprintf(stderr, "test_model: out of memory\n");
-    exit(2);
-  }
-  return p;
-}
 
 typedef struct model {
   const uint32_t *sizes;
