@@ -555,7 +555,8 @@ static void test_stepwise(void) {
       CHECK_CODE(hdrnn_trainer_create(&ta, a, &ds, &opt, &st), HDRNN_OK) &&
       CHECK_CODE(hdrnn_trainer_create(&tb, b, &ds, &opt, &st), HDRNN_OK)) {
     CHECK(hdrnn_trainer_batches_per_epoch(ta) == 10);
-    CHECK(hdrnn_trainer_threads(ta) == 2);
+    /* Two threads asked for; the core caps them at the CPUs it has (Bochs runs one). */
+    CHECK(hdrnn_trainer_threads(ta) == (hdrnn_cpu_count() < 2 ? 1u : 2u));
     for (int epoch = 0; epoch < 3; epoch++) {
       hdrnn_trainer_begin_epoch(ta);
       hdrnn_trainer_begin_epoch(tb);
