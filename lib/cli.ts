@@ -18,6 +18,7 @@ import {
   checkSavePath,
   decodePgm,
   imageToText,
+  bestKernels,
   kernels as activeKernels,
   loadMnist,
   loadMnistTest,
@@ -40,6 +41,12 @@ function pct(x: number): string {
 
 function runOptions(o: CliOptions): { threads?: number | 'auto'; kernels?: KernelName } {
   return { threads: o.threads, kernels: o.kernels as KernelName | undefined };
+}
+
+/** The kernel set a run really uses: --kernels, else $HDRNN_KERNELS, else the best; 'best' named. */
+function usedKernels(o: CliOptions): string {
+  if (o.kernels === undefined) return activeKernels;
+  return o.kernels === 'best' ? bestKernels : o.kernels;
 }
 
 /** What --format must be for this network; checked before training, not after. */
@@ -135,7 +142,7 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
         seconds,
         net: path.resolve(o.net),
         format,
-        kernels: o.kernels ?? activeKernels,
+        kernels: usedKernels(o),
         test: last?.test ?? null,
         seed: String(seed),
         // Every option the run used, so a result can be reproduced from its JSON alone.
@@ -150,7 +157,7 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
           threads: o.threads ?? 'auto',
           format: o.format,
           limit: o.limit ?? null,
-          kernels: o.kernels ?? activeKernels,
+          kernels: usedKernels(o),
           priority: o.priority,
           quiet: o.quiet,
           data: o.data ?? null,

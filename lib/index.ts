@@ -55,6 +55,9 @@ export const kernels: string = (() => {
   return native.kernels.best;
 })();
 
+/** The fastest kernel set this CPU runs (what `kernels: 'best'` uses, whatever $HDRNN_KERNELS says). */
+export const bestKernels: string = native.kernels.best;
+
 /** Kernel sets this CPU can run. */
 export const availableKernels: readonly string[] = Object.freeze([...native.kernels.available]);
 

@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { main } from '../lib/cli';
 import { Network, defaultMnistDir, encodePgm, loadMnist, tempDir, version } from './helpers';
+import { availableKernels, bestKernels } from '../lib/index';
 
 const tmp = tempDir('hdrnn-cli-robust-');
 afterAll(tmp.cleanup);
@@ -116,6 +117,13 @@ describe('hdrnn conveniences', () => {
     const result = JSON.parse(json.out);
     expect(result.seed).toMatch(/^\d+$/);
     expect(result.options).toMatchObject({ hidden: [32], epochs: 1, batchSize: 10, learningRate: 3, shuffle: true, seed: result.seed, seedWasRandom: true, limit: 300, priority: 'background', format: 'auto' });
+    // The kernels named are the ones that ran: 'best' is resolved to a real set.
+    const best = JSON.parse((await run('train', '-e', '1', '--limit', '100', '-q', '--kernels', 'best', '--json', '-n', path.join(tmp.dir, 'b.nn'))).out);
+    expect(best.kernels).toBe(bestKernels);
+    expect(best.options.kernels).toBe(bestKernels);
+    expect(availableKernels).toContain(best.kernels);
+    const portable = JSON.parse((await run('train', '-e', '1', '--limit', '100', '-q', '--kernels', 'portable', '--json', '-n', path.join(tmp.dir, 'b.nn'))).out);
+    expect(portable.kernels).toBe('portable');
   });
 
   it('infer IMAGE positional, -i - from stdin; eval --data DIR with only the t10k files', async () => {
