@@ -122,6 +122,9 @@ export function signal(value: unknown, name = 'signal'): AbortSignalLike | undef
 export function callback<F extends (...args: never[]) => unknown>(value: unknown, name: string): F | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw typeError(name, 'a function', value);
+  // A class is typeof 'function' but throws when called without new: refuse
+  // it here, with a code, rather than mid-run with the engine's TypeError.
+  if (/^class\b/.test(Function.prototype.toString.call(value))) throw typeError(name, 'a function (not a class)', value);
   return value as F;
 }
 

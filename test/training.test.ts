@@ -176,6 +176,8 @@ describe('training', () => {
     [{ testData: [1, 2] }, TypeError],
     [{ signal: 'stop' }, TypeError],
     [{ onEpoch: 5 }, TypeError],
+    [{ onEpoch: class Stop {} }, TypeError], // callable only with new: refused up front
+    [{ onProgress: class Progress {} }, TypeError],
     [{ progressEvery: -1 }, RangeError],
   ])('rejects bad options (case %#) before starting', async (options, Kind) => {
     const net = new Network({ shape: [64, 8, 4], seed: 1 });
