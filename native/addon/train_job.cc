@@ -55,7 +55,12 @@ void AbortToken::Answer(uint32_t epoch, unsigned flags) {
 
 unsigned AbortToken::Wait(uint32_t epoch) {
   std::unique_lock<std::mutex> lock(mutex);
-  answered_cv.wait(lock, [&] { return answered >= epoch || requested.load(); });
+  // wait_for, not wait: GCC 12's std::condition_variable::wait is versioned
+  // GLIBCXX_3.4.30, which the glibc 2.31 boards' libstdc++ lacks (the gate
+  // in check:glibc); wait_for is inline over pthread_cond_clockwait.
+  while (!answered_cv.wait_for(lock, std::chrono::seconds(60),
+                               [&] { return answered >= epoch || requested.load(); })) {
+  }
   return answered >= epoch ? answer : kStop;
 }
 
@@ -288,7 +293,7 @@ void TrainJob::CallJs(Napi::Env env, Napi::Function callback, TrainJob *job, Tra
 
 // Everything waiting, in order: each epoch's progress before its report.
 void TrainJob::Deliver(Napi::Env env, Napi::Function callback) {
-  std::deque<std::unique_ptr<TrainEvent>> progress, reports;
+  EventQueue progress, reports;
   {
     std::lock_guard<std::mutex> lock(mail_mutex_);
     progress.swap(progress_);
@@ -306,7 +311,7 @@ void TrainJob::Deliver(Napi::Env env, Napi::Function callback) {
     Napi::HandleScope scope(env);
     const bool take_progress =
         !progress.empty() && (reports.empty() || progress.front()->epoch <= reports.front()->epoch);
-    std::deque<std::unique_ptr<TrainEvent>> &from = take_progress ? progress : reports;
+    EventQueue &from = take_progress ? progress : reports;
     std::unique_ptr<TrainEvent> event = std::move(from.front());
     from.pop_front();
     try {

@@ -13,7 +13,7 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
+#include <list>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -51,6 +51,11 @@ struct AbortToken {
 };
 
 struct TrainEvent;
+// A list, not a deque: GCC 12's deque growth references
+// std::__throw_bad_array_new_length (GLIBCXX_3.4.29), which the glibc 2.31
+// boards' libstdc++ lacks (scripts/check-glibc.sh); list nodes do not.
+using EventQueue = std::list<std::unique_ptr<TrainEvent>>;
+
 
 class TrainJob {
  public:
@@ -99,8 +104,8 @@ class TrainJob {
   static constexpr size_t kMaxPendingProgress = 1024; // ~400 KB of events at most
   std::mutex mail_mutex_;
   std::condition_variable mail_cv_;
-  std::deque<std::unique_ptr<TrainEvent>> progress_;
-  std::deque<std::unique_ptr<TrainEvent>> reports_;
+  EventQueue progress_;
+  EventQueue reports_;
   bool wake_pending_ = false;
 };
 
