@@ -122,14 +122,6 @@ class SetParametersWorker : public PromiseWorker {
   std::vector<float> values_;
 };
 
-template <typename W, typename... Args>
-Napi::Promise Queue(Napi::Env env, Args &&...args) {
-  auto *worker = new W(env, std::forward<Args>(args)...);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue(); // deletes itself when done
-  return promise;
-}
-
 Napi::Value AverageNetworks(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) ThrowType(env, "networks must be an array");

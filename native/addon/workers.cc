@@ -346,14 +346,6 @@ class PgmWorker : public PromiseWorker {
   std::vector<float> pixels_;
 };
 
-template <typename W, typename... Args>
-Napi::Promise Queue(Napi::Env env, Args &&...args) {
-  auto *worker = new W(env, std::forward<Args>(args)...);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue(); // deletes itself when done
-  return promise;
-}
-
 }  // namespace
 
 Napi::Promise StartEncode(Napi::Env env, std::shared_ptr<NetState> state, hdrnn_format format) {

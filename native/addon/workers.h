@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "dataset.h"
@@ -15,6 +16,16 @@
 #include "net_state.h"
 
 namespace hdrnn_addon {
+
+// Starts an async worker W (a Napi::AsyncWorker with a Promise()) and returns
+// its promise; the worker deletes itself when done.
+template <typename W, typename... Args>
+Napi::Promise Queue(Napi::Env env, Args &&...args) {
+  auto *worker = new W(env, std::forward<Args>(args)...);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
 
 class PromiseWorker : public Napi::AsyncWorker {
  public:
