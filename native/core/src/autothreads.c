@@ -85,6 +85,16 @@ static unsigned next_candidate(hdrnn_auto_threads *a) {
   }
 }
 
+/* Moves to the round's next timed run, with a short untimed warm-up when it
+ * changes the count (not for calibration runs, which are all warm-up). */
+static void next_turn(hdrnn_auto_threads *a) {
+  const unsigned previous = a->current;
+  a->current = next_candidate(a);
+  a->warm_left = a->calibrating == a->count && a->current != previous
+                     ? (a->chunk[a->current] / 4 > 0 ? a->chunk[a->current] / 4 : 1)
+                     : 0;
+}
+
 void hdrnn_auto_init(hdrnn_auto_threads *a, unsigned threads, size_t batches_per_epoch) {
   *a = (hdrnn_auto_threads){0};
   a->enabled = 1;
@@ -96,14 +106,15 @@ void hdrnn_auto_init(hdrnn_auto_threads *a, unsigned threads, size_t batches_per
   a->budget = BUDGET_MIN;
   for (unsigned i = 0; i < a->count; i++) a->chunk[i] = CALIBRATION_BATCHES;
   begin_round(a);
-  a->current = next_candidate(a);
+  next_turn(a);
 }
 
 size_t hdrnn_auto_plan(hdrnn_auto_threads *a, size_t left, unsigned *active) {
   size_t want;
   if (a->probing) {
     *active = a->candidates[a->current];
-    want = a->chunk[a->current] - a->run_batches; /* > 0: a run ends at its chunk */
+    want = a->warm_left > 0 ? a->warm_left
+                            : a->chunk[a->current] - a->run_batches; /* > 0: a run ends at its chunk */
   } else {
     *active = a->candidates[a->best];
     want = a->piece - a->run_batches;
@@ -163,8 +174,17 @@ void hdrnn_auto_record(hdrnn_auto_threads *a, size_t batches, double seconds) {
     if (a->slow >= SLOW_PIECES || a->settled >= a->settle) {
       if (a->slow >= SLOW_PIECES) a->decided = 0; /* the schedule starts over */
       begin_round(a);
-      a->current = next_candidate(a);
+      a->current = a->best;
+      next_turn(a);
     }
+    return;
+  }
+  if (a->warm_left > 0) {
+    /* The first batches after a switch are not timed: the other threads'
+     * share of the weights is still in the previous count's caches. */
+    a->warm_left = a->warm_left > batches ? a->warm_left - batches : 0;
+    a->run_seconds = 0.0;
+    a->run_batches = 0;
     return;
   }
   if (a->run_batches < a->chunk[a->current]) return; /* the run goes on in the next step */
@@ -183,7 +203,7 @@ void hdrnn_auto_record(hdrnn_auto_threads *a, size_t batches, double seconds) {
       a->budget = b < BUDGET_MIN ? BUDGET_MIN : b > BUDGET_MAX ? BUDGET_MAX : b;
       for (unsigned i = 0; i < a->count; i++) a->chunk[i] = batches_for(a->budget, a->calibration[i]);
     }
-    a->current = next_candidate(a);
+    next_turn(a);
     return;
   }
   a->samples[c][a->taken[c]++] = per_batch;
@@ -195,5 +215,5 @@ void hdrnn_auto_record(hdrnn_auto_threads *a, size_t batches, double seconds) {
     settle_on(a, winner, winner_per_batch);
     return;
   }
-  a->current = next_candidate(a);
+  next_turn(a);
 }

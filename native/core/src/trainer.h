@@ -60,6 +60,7 @@ typedef struct hdrnn_auto_threads {
   double settled;        /* seconds run since it was made */
   unsigned slow;         /* settled pieces in a row clearly slower than measured */
   size_t piece;          /* batches per timed settled piece */
+  size_t warm_left;      /* untimed batches left after a switch of count */
 } hdrnn_auto_threads;
 
 void hdrnn_auto_init(hdrnn_auto_threads *a, unsigned threads, size_t batches_per_epoch);
