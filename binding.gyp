@@ -51,6 +51,7 @@
         "native/core/src/reference.c",
         "native/core/src/train.c",
         "native/core/src/train_batched.c",
+        "native/core/src/autothreads.c",
         "native/core/src/evaluate.c",
         "native/core/src/average.c",
         "native/core/src/activations.c",

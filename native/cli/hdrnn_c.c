@@ -540,9 +540,10 @@ static int cmd_train(const settings *s) {
     printf("Training ");
     print_shape(stdout, net);
     printf(" on %zu images: %llu epochs, batch size %llu, learning rate %g, seed %llu, "
-           "%u thread(s), kernels %s\n",
+           "%s%u thread(s), kernels %s\n",
            train.count, s->epochs, s->batch_size, (double)s->learning_rate,
-           (unsigned long long)seed, hdrnn_trainer_threads(trainer),
+           (unsigned long long)seed, s->threads == 0 ? "automatic count of 1 to " : "",
+           hdrnn_trainer_threads(trainer),
            hdrnn_kernels_name(hdrnn_kernels_best()));
     fflush(stdout);
   }

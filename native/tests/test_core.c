@@ -471,6 +471,56 @@ static void test_thread_determinism(void) {
   data_free(&d);
 }
 
+/* The automatic thread count changes the count between mini-batches (its
+ * first runs calibrate every candidate, all threads then one), stepping in
+ * odd sizes; the weights and losses are those of one thread. */
+static void test_auto_threads(void) {
+  static const uint32_t shape[] = {50, 37, 23, 10};
+  test_data d;
+  data_make(&d, 203, 50, 10, 909);
+  const hdrnn_dataset ds = data_view(&d, 1);
+  hdrnn_network *a = make_net(shape, 4, 31), *b = make_net(shape, 4, 31);
+  hdrnn_train_options opt;
+  hdrnn_train_options_default(&opt);
+  opt.seed = 9;
+  opt.batch_size = 10;
+  const int epochs = quick ? 10 : 40;
+  hdrnn_trainer *t = NULL;
+  hdrnn_status st;
+  if (a != NULL && b != NULL) {
+    opt.threads = 1;
+    const double loss_a = train_epochs(a, &ds, &opt, epochs);
+    opt.threads = 0;
+    if (CHECK_CODE(hdrnn_trainer_create(&t, b, &ds, &opt, &st), HDRNN_OK)) {
+      static const size_t steps[] = {1, 2, 5, 11, 3};
+      const unsigned cpus = hdrnn_cpu_count();
+      unsigned used_one = 0, used_all = 0, step = 0;
+      double loss_b = NAN;
+      for (int e = 0; e < epochs; e++) {
+        hdrnn_trainer_begin_epoch(t);
+        size_t done;
+        while (hdrnn_trainer_batches_done(t) < hdrnn_trainer_batches_per_epoch(t)) {
+          CHECK_CODE(hdrnn_trainer_step(t, steps[step++ % 5], &done, &st), HDRNN_OK);
+          const unsigned n = hdrnn_trainer_threads(t);
+          CHECK(n == 1 || n == cpus);
+          used_one += n == 1;
+          used_all += n == cpus;
+        }
+        loss_b = hdrnn_trainer_epoch_loss(t);
+      }
+      if (cpus >= 2) CHECK_MSG(used_one > 0 && used_all > 0, "one count only: %u x 1, %u x %u",
+                               used_one, used_all, cpus);
+      CHECK_MSG(same_parameters(a, b), "automatic threads differ from 1 thread (max %g)",
+                max_abs_diff(a, b));
+      CHECK(memcmp(&loss_a, &loss_b, sizeof loss_a) == 0);
+    }
+  }
+  hdrnn_trainer_free(t);
+  hdrnn_network_free(a);
+  hdrnn_network_free(b);
+  data_free(&d);
+}
+
 /* ------------------------------------------------------ seeds, init */
 
 static void test_seeds(void) {
@@ -1811,6 +1861,7 @@ static const test_case tests[] = {
     {"thread_determinism", test_thread_determinism},
     {"seeds", test_seeds},
     {"stepwise", test_stepwise},
+    {"auto_threads", test_auto_threads},
     {"seed_format", test_seed_format},
     {"v2_format", test_v2_format},
     {"network_create", test_network_create},

@@ -12,14 +12,6 @@
 
 #include "trainer.h"
 
-/* Timed runs of the automatic thread count: about this long each (long
- * enough to average out a thread's wake-up and the odd preemption). */
-#define AUTO_PROBE_SECONDS 0.02
-#define AUTO_PROBE_MIN_BATCHES 4
-/* Runs of the chosen count between rounds of timing: this many probe lengths
- * (about a second), so a change in the machine's load is noticed soon. */
-#define AUTO_SETTLE_PROBES 50
-
 void hdrnn_train_options_default(hdrnn_train_options *options) {
   memset(options, 0, sizeof *options);
   options->batch_size = 10;
@@ -119,16 +111,8 @@ hdrnn_code hdrnn_trainer_create(hdrnn_trainer **out, hdrnn_network *net,
   }
   t->options.threads = threads;
   t->active_threads = threads;
-  if (options->threads == 0 && threads > 1) {
-    /* Candidates: all of them, one, and half when there are four or more. */
-    hdrnn_auto_threads *a = &t->autothreads;
-    a->enabled = 1;
-    a->candidates[a->count++] = threads;
-    a->candidates[a->count++] = 1;
-    if (threads >= 4) a->candidates[a->count++] = threads / 2;
-    a->chunk = AUTO_PROBE_MIN_BATCHES;
-    a->best = threads;
-  }
+  if (options->threads == 0 && threads > 1)
+    hdrnn_auto_init(&t->autothreads, threads, t->batches_per_epoch);
 
   t->order = hdrnn_aligned_alloc(data->count, sizeof *t->order);
   if (t->order == NULL) {
@@ -224,46 +208,6 @@ static double seconds_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* How many of the next `left` batches to run, on how many threads. */
-static size_t auto_plan(hdrnn_trainer *t, size_t left, unsigned *active) {
-  hdrnn_auto_threads *a = &t->autothreads;
-  if (!a->enabled) {
-    *active = t->options.threads;
-    return left;
-  }
-  if (a->probing < a->count) {
-    *active = a->candidates[a->probing];
-    return left < a->chunk ? left : a->chunk;
-  }
-  *active = a->best;
-  return left < a->settled_left ? left : a->settled_left;
-}
-
-/* Books a run of `batches` on `active` threads that took `seconds`. */
-static void auto_record(hdrnn_trainer *t, unsigned active, size_t batches, double seconds) {
-  hdrnn_auto_threads *a = &t->autothreads;
-  if (!a->enabled || batches == 0) return;
-  if (a->probing < a->count) {
-    a->seconds[a->probing] = seconds;
-    a->batches[a->probing] = batches;
-    if (++a->probing < a->count) return;
-    /* Round done: keep the fastest per batch, and size the next timed runs
-     * to last about AUTO_PROBE_SECONDS. */
-    unsigned best = 0;
-    for (unsigned i = 1; i < a->count; i++)
-      if (a->seconds[i] * (double)a->batches[best] < a->seconds[best] * (double)a->batches[i]) best = i;
-    a->best = a->candidates[best];
-    const double per_batch = a->seconds[best] / (double)a->batches[best];
-    size_t chunk = per_batch > 0 ? (size_t)(AUTO_PROBE_SECONDS / per_batch) : 4096;
-    a->chunk = chunk < AUTO_PROBE_MIN_BATCHES ? AUTO_PROBE_MIN_BATCHES : chunk > 4096 ? 4096 : chunk;
-    a->settled_left = a->chunk * AUTO_SETTLE_PROBES;
-  } else {
-    (void)active;
-    a->settled_left = a->settled_left > batches ? a->settled_left - batches : 0;
-    if (a->settled_left == 0) a->probing = 0; /* time them all again */
-  }
-}
-
 /* Runs `count` batches from batches_done, whole-batch on the pool, choosing
  * the thread count as it goes when it is automatic. */
 static void run_batched(hdrnn_trainer *t, size_t count) {
@@ -271,15 +215,16 @@ static void run_batched(hdrnn_trainer *t, size_t count) {
   size_t ran = 0;
   int stopped = 0;
   while (ran < count && !stopped) {
-    unsigned active;
-    const size_t n = auto_plan(t, count - ran, &active);
+    unsigned active = t->options.threads;
+    const size_t n = t->autothreads.enabled ? hdrnn_auto_plan(&t->autothreads, count - ran, &active)
+                                            : count - ran;
     t->step_first = first + ran;
     t->step_count = n;
     t->step_done = 0;
     t->step_stop = 0;
     const double start = t->autothreads.enabled ? seconds_now() : 0.0;
     hdrnn_batched_step(t, active);
-    if (t->autothreads.enabled) auto_record(t, active, t->step_done, seconds_now() - start);
+    if (t->autothreads.enabled) hdrnn_auto_record(&t->autothreads, t->step_done, seconds_now() - start);
     t->active_threads = active;
     ran += t->step_done;
     stopped = t->step_stop;

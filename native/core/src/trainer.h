@@ -29,22 +29,45 @@ typedef struct hdrnn_batch_buffers {
 /*
  * The automatic thread count (options.threads == 0): the same weights come
  * out whatever the count, so the trainer may pick it as it goes. It times
- * short runs with each candidate, keeps the fastest for a while, and probes
+ * runs with each candidate, keeps the fastest for a while, and probes
  * again, because what is fastest depends on the batch size and the network
  * and on what else the machine is doing (other services on the device, or
  * virtual CPUs sharing a physical core, where more threads can be slower).
+ * How it times and decides: autothreads.c.
  */
+#define HDRNN_AUTO_CANDIDATES 3
+#define HDRNN_AUTO_SAMPLES 5 /* timed runs per candidate and round, at most */
 typedef struct hdrnn_auto_threads {
   int enabled;
-  unsigned candidates[3];
+  unsigned candidates[HDRNN_AUTO_CANDIDATES];
   unsigned count;
-  unsigned probing;      /* candidate being timed; == count once settled */
-  double seconds[3];     /* time of the current round's run of each candidate */
-  size_t batches[3];
-  unsigned best;         /* threads in use once settled */
-  size_t chunk;          /* mini-batches per timed run */
-  size_t settled_left;   /* mini-batches before the next round of timing */
+  size_t batches_per_epoch;
+  int probing;           /* 1: a round of timed runs is going on */
+  unsigned calibrating;  /* calibration runs done (first round); == count after */
+  unsigned turn;         /* position in the round's alternating order */
+  unsigned current;      /* candidate of the current timed run */
+  double run_seconds;    /* the current timed run (or settled piece) so far, */
+  size_t run_batches;    /* which may span several steps */
+  double samples[HDRNN_AUTO_CANDIDATES][HDRNN_AUTO_SAMPLES]; /* seconds per batch */
+  unsigned taken[HDRNN_AUTO_CANDIDATES];
+  size_t chunk[HDRNN_AUTO_CANDIDATES];        /* batches per timed run */
+  double calibration[HDRNN_AUTO_CANDIDATES];  /* seconds per batch, first runs */
+  double budget;         /* seconds per timed run */
+  int decided;           /* a round has decided (and not been overturned by load) */
+  unsigned best;         /* candidate in use once settled */
+  double best_per_batch; /* its median seconds per batch */
+  double settle;         /* seconds the choice stands before the next round */
+  double settled;        /* seconds run since it was made */
+  unsigned slow;         /* settled pieces in a row clearly slower than measured */
+  size_t piece;          /* batches per timed settled piece */
+  size_t warm_left;      /* untimed batches left after a switch of count */
 } hdrnn_auto_threads;
+
+void hdrnn_auto_init(hdrnn_auto_threads *a, unsigned threads, size_t batches_per_epoch);
+/* How many of the next `left` (> 0) batches to run, and on how many threads. */
+size_t hdrnn_auto_plan(hdrnn_auto_threads *a, size_t left, unsigned *active);
+/* Books a run of `batches` planned by hdrnn_auto_plan that took `seconds`. */
+void hdrnn_auto_record(hdrnn_auto_threads *a, size_t batches, double seconds);
 
 struct hdrnn_trainer {
   hdrnn_network *net;
