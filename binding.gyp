@@ -77,7 +77,8 @@
         "native/addon/parsers.cc",
         "native/addon/dataset.cc",
         "native/addon/average.cc",
-        "native/addon/file_read.cc"
+        "native/addon/file_read.cc",
+        "native/addon/file_write.cc"
       ],
       "dependencies": [
         "hdrnn_core",

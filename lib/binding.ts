@@ -105,6 +105,8 @@ export interface NativeNetwork {
   classes(): string[] | null;
   encodeCheckpoint(trainerState: Uint8Array): Promise<Buffer>;
   encode(format: 'seed' | 'v2' | 'v3'): Promise<Buffer>;
+  /** Encodes and writes the new file `path` (O_EXCL, fsynced) in one job. */
+  encode(format: 'seed' | 'v2' | 'v3', path: string): Promise<void>;
   readonly disposed: boolean;
   dispose(): void;
   infer(input: Float32Array | Uint8Array | Uint8ClampedArray, options: NativeRunOptions): Promise<{ label: number; scores: Float32Array }>;
@@ -122,9 +124,13 @@ export interface NativeNetworkConstructor {
 
 export interface NativeBinding {
   cpuCount(): number;
+  /** The calling thread's CPU time in ns (CLOCK_THREAD_CPUTIME_ID); for tests and benchmarks. */
+  threadCpuTime(): number;
   kernels: { best: string; available: string[] };
   abiVersion: number;
   NativeBytes: new (byteLength: number) => NativeBytes;
+  /** byteLength zeroed bytes, allocated (and their pages faulted in) on libuv's pool. */
+  allocBytes(byteLength: number): Promise<NativeBytes>;
   NativeNetwork: NativeNetworkConstructor;
   parseIdx(bytes: NativeBytes, kind: 'images', limits?: NativeLimits): { count: number; rows: number; cols: number; offset: number };
   parseIdx(bytes: NativeBytes, kind: 'labels', limits?: NativeLimits): { count: number; offset: number };
@@ -137,6 +143,8 @@ export interface NativeBinding {
   standardize(data: NativeDataset): Promise<{ mean: Float32Array; std: Float32Array }>;
   readFile(path: string, maxBytes: number): Promise<NativeBytes>;
   concatBytes(chunks: Uint8Array[]): Promise<NativeBytes>;
+  /** Creates `path` (O_EXCL), writes all of `data`, fsyncs and closes it, on libuv's pool. */
+  writeNewFile(path: string, data: NativeBytes | Uint8Array, mode: number): Promise<void>;
   decodePgm(bytes: NativeBytes, limits?: NativeLimits): Promise<{ width: number; height: number; maxval: number; binary: boolean; pixels: Float32Array }>;
 }
 

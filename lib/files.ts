@@ -5,7 +5,7 @@
  * device that loses power) only ever sees the old file or the new one.
  */
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createGunzip } from 'node:zlib';
 
@@ -196,6 +196,9 @@ export async function saveTarget(file: string): Promise<string> {
   }
 }
 
+/** Creates, writes and flushes the new file `temp` (O_EXCL, mode 0644), e.g. a native encoder that writes its own output. */
+export type WriteNew = (temp: string) => Promise<void>;
+
 /**
  * Writes data to file atomically: a temporary file in the same folder
  * (`.<name>.<pid>.<random>.tmp`), flushed to disk, renamed over the target,
@@ -205,25 +208,19 @@ export async function saveTarget(file: string): Promise<string> {
  * stays. Only regular files are ever replaced (see saveTarget). Errors
  * name `file`, never the temporary file.
  */
-export async function writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
+export async function writeFileAtomic(file: string, data: Uint8Array | NativeBytes | WriteNew): Promise<void> {
   const target = await saveTarget(file);
   const dir = path.dirname(target);
   const temp = path.join(dir, `${tempPrefix(target)}${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   let renamed = false;
   try {
-    let handle;
+    // Created (O_EXCL), written, flushed and closed in one native job: the
+    // JavaScript thread neither copies nor shepherds 512 KiB pieces.
     try {
-      handle = await fs.open(temp, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL, 0o644);
+      await (typeof data === 'function' ? data(temp) : native.writeNewFile(temp, data, 0o644));
     } catch (error) {
-      throw renameError(error, file, `cannot save to ${file}`);
-    }
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } catch (error) {
-      throw renameError(error, file, `writing ${file} failed`);
-    } finally {
-      await handle.close();
+      const code = (error as { code?: string }).code;
+      throw renameError(error, file, code === 'EEXIST' || code === 'EACCES' || code === 'ENOENT' ? `cannot save to ${file}` : `writing ${file} failed`);
     }
     try {
       await fs.rename(temp, target);

@@ -509,8 +509,14 @@ export class Network {
   async save(file: string, options?: SaveOptions): Promise<void> {
     v.path(file, 'path');
     await saveTarget(file); // refuse a device, folder or missing folder before encoding
-    const bytes = await this.toBuffer(options);
-    await writeFileAtomic(file, bytes);
+    if (v.opt(v.options(options, 'options'), 'trainerState') !== undefined) {
+      await writeFileAtomic(file, await this.toBuffer(options));
+      return;
+    }
+    // Encoded and written in one native job: no buffer of the file's size
+    // reaches JavaScript (see native/addon/file_write.cc).
+    const format = this.#format(options);
+    await writeFileAtomic(file, (temp) => this.#native.encode(format, temp));
   }
 
   /** Classifies one example. */

@@ -3,7 +3,9 @@
  * to 65535), as the seed's `infer` reads them.
  */
 import { native } from './binding';
+import { ErrorCodes, hdrnnError } from './errors';
 import { readFileNative } from './files';
+import { copyToNative } from './native-copy';
 import { resolveLimits, type Limits } from './limits';
 import { attached, options, opt, path as checkPath, typeError } from './validate';
 
@@ -38,9 +40,12 @@ export async function decodePgm(data: Uint8Array, opts?: ReadPgmOptions): Promis
   if (!(data instanceof Uint8Array)) throw typeError('data', 'a Buffer or Uint8Array', data);
   attached(data, 'data');
   const limits = resolveLimits(opt(options(opts, 'options'), 'limits'));
-  // Copied into native memory: decoding runs off the JavaScript thread.
-  const bytes = new native.NativeBytes(data.length);
-  new Uint8Array(bytes.view()).set(data);
+  if (data.byteLength > limits.maxFileBytes) {
+    throw hdrnnError(ErrorCodes.LIMIT, `data is ${data.byteLength} bytes, more than the limit of ${limits.maxFileBytes} (limits.maxFileBytes)`);
+  }
+  // Copied into native memory (in slices, see native-copy.ts): decoding
+  // runs off the JavaScript thread and never reads the caller's buffer.
+  const bytes = await copyToNative(data, 'data');
   return native.decodePgm(bytes, limits.native);
 }
 

@@ -137,6 +137,30 @@ const intrinsic = (proto: object, key: string) => Object.getOwnPropertyDescripto
 const TYPED_LENGTH = intrinsic(TYPED_ARRAY_PROTO, 'length');
 const TYPED_BUFFER = intrinsic(TYPED_ARRAY_PROTO, 'buffer');
 const VIEW_BUFFER = intrinsic(DataView.prototype, 'buffer');
+const TYPED_OFFSET = intrinsic(TYPED_ARRAY_PROTO, 'byteOffset');
+const TYPED_NAME = Object.getOwnPropertyDescriptor(TYPED_ARRAY_PROTO, Symbol.toStringTag)!.get!;
+
+/** The real kind of a typed array ('Float32Array', ...), from its internal slot, whatever its prototype says. */
+export function typedKind(view: unknown): string | undefined {
+  return Reflect.apply(TYPED_NAME, view, []) as string | undefined;
+}
+
+/**
+ * Elements [at, at + n) of a typed array as a new plain view of the same
+ * kind on the same memory, built from the intrinsic buffer and offset (a
+ * subclass's own subarray or Symbol.species cannot hand back something else).
+ */
+export function typedWindow<T extends Uint8Array | Uint8ClampedArray | Float32Array | Float64Array>(
+  view: T,
+  kind: new (buffer: ArrayBufferLike, byteOffset: number, length: number) => T,
+  at: number,
+  n: number,
+): T {
+  const buffer = Reflect.apply(TYPED_BUFFER, view, []) as ArrayBufferLike;
+  const offset = Reflect.apply(TYPED_OFFSET, view, []) as number;
+  const size = (kind as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  return new kind(buffer, offset + at * size, n);
+}
 
 /** The real element count of a typed array (never its own `length` property). */
 export function typedLength(view: ArrayBufferView): number {

@@ -139,3 +139,41 @@ describe('Dataset', () => {
     expect((await net.getParameters()).weights[0].every(Number.isFinite)).toBe(true);
   });
 });
+
+describe('Dataset.fromAsync', () => {
+  it('builds the same dataset as Dataset.from, for bytes, floats, number[], labels and targets', async () => {
+    // More than one slice (256 Ki values) of each, so the turns between slices are exercised.
+    const n = 700_000;
+    const bytes = new Uint8Array(n).map((_, i) => (i * 7) & 0xff);
+    const floats = new Float64Array(n).map((_, i) => Math.sin(i));
+    const labels = Array.from({ length: n / 7 }, (_, i) => i % 5);
+    const a = Dataset.from({ inputs: bytes, inputSize: 7, labels });
+    const b = await Dataset.fromAsync({ inputs: bytes, inputSize: 7, labels });
+    expect([b.count, b.classes, b.inputType]).toEqual([a.count, a.classes, a.inputType]);
+    expect(Buffer.compare(Buffer.from(b.inputs as Uint8Array), Buffer.from(a.inputs as Uint8Array))).toBe(0);
+    expect([...b.labels!]).toEqual([...a.labels!]);
+    const c = await Dataset.fromAsync({ inputs: floats, inputSize: 10, targets: [...floats.subarray(0, n / 10)] });
+    const d = Dataset.from({ inputs: floats, inputSize: 10, targets: [...floats.subarray(0, n / 10)] });
+    expect(Buffer.compare(Buffer.from((c.inputs as Float32Array).buffer), Buffer.from((d.inputs as Float32Array).buffer))).toBe(0);
+    expect(c.task).toBe('regression');
+    const e = await Dataset.fromAsync({ inputs: [...floats.subarray(0, 300_000)], inputSize: 3 });
+    expect((e.inputs as Float32Array)[299_999]).toBeCloseTo(Math.sin(299_999), 5);
+  });
+
+  it('refuses a typed array detached or shrunk between slices, and a non-finite value past the first slice', async () => {
+    const inputs = new Float32Array(1 << 20);
+    const pending = Dataset.fromAsync({ inputs, inputSize: 4 });
+    structuredClone(inputs.buffer, { transfer: [inputs.buffer] });
+    await expect(pending).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARG_VALUE, message: /detached or resized/ });
+
+    const resizable = new (ArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => ArrayBuffer & { resize(n: number): void })(1 << 21, { maxByteLength: 1 << 21 });
+    const tracking = new Uint8Array(resizable); // length-tracking
+    const shrinking = Dataset.fromAsync({ inputs: tracking, inputSize: 2 });
+    resizable.resize(16);
+    await expect(shrinking).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARG_VALUE });
+
+    const bad = new Float32Array(600_000);
+    bad[500_001] = Number.NaN;
+    await expect(Dataset.fromAsync({ inputs: bad, inputSize: 1 })).rejects.toMatchObject({ code: ErrorCodes.OUT_OF_RANGE, message: /inputs\[500001\]/ });
+  });
+});

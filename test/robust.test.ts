@@ -214,40 +214,83 @@ describe('training events: a bounded queue', () => {
 });
 
 describe('the JavaScript thread never stalls on big files', () => {
-  it('load and save of a 64 MB network, loadMnist and readPgm of a 64 MiB P5 keep event-loop delay small', () => {
+  // Two measures per call. The event-loop delay (monitorEventLoopDelay) is
+  // what a service feels, but on a small VM it also counts time the thread
+  // spent runnable, waiting for a CPU: while any process pages through 64 MB
+  // (Node's own fs.readFile, or another process altogether) an idle event
+  // loop here shows 4-9 ms. So the 5 ms target is checked on the thread's
+  // own CPU time (CLOCK_THREAD_CPUTIME_ID): the longest stretch of it
+  // between two ticks of a 1 ms timer bounds how long any one piece of our
+  // work held the thread. Each call is measured three times and keeps its best: work
+  // that blocks the thread does so every time, a busy machine does not.
+  it('load and save of a 64 MB network, loadMnist, readPgm and decodePgm of a 64 MiB P5, Dataset.fromAsync of 47 MB hold the thread under 5 ms at a time', () => {
     const pgm = path.join(dir, 'big.pgm');
     const side = 8192;
     const header = Buffer.from(`P5\n${side} ${side}\n255\n`);
     writeFileSync(pgm, Buffer.concat([header, Buffer.alloc(side * side, 128)]));
     const netFile = path.join(dir, 'big.nn');
     const r = child(`
+      const fs = require('node:fs');
       const { monitorEventLoopDelay } = require('node:perf_hooks');
+      const cpuNs = () => B.threadCpuTime();
+      const pgmBytes = fs.readFileSync(${JSON.stringify(pgm)});
+      const limits = { maxPixels: 2 ** 26, maxWorkingBytes: 2 ** 28 };
       const net = new hdrnn.Network({ shape: [784, 21000, 10], seed: 1 }); // 16.7 M parameters, 64 MB
       const measure = async (fn) => {
         await new Promise((r) => setTimeout(r, 20));
         const h = monitorEventLoopDelay({ resolution: 1 });
+        let last = cpuNs();
+        let held = 0;
+        const t = setInterval(() => { const now = cpuNs(); held = Math.max(held, now - last); last = now; }, 1);
         h.enable();
-        const t = setInterval(() => {}, 1);
         await fn();
         await new Promise((r) => setTimeout(r, 5));
         clearInterval(t);
         h.disable();
-        return h.max / 1e6;
+        held = Math.max(held, cpuNs() - last);
+        return { held: held / 1e6, delay: h.max / 1e6 };
       };
-      // Each call three times, keeping its best: a call that blocks the
-      // thread does so every time, while a busy machine preempting us
-      // (the odd 50 ms) does not.
-      const best = async (fn) => { const m = []; for (let i = 0; i < 3; i++) { m.push(await measure(fn)); global.gc(); } return Math.min(...m); };
+      const best = async (fn) => {
+        const m = [];
+        for (let i = 0; i < 3; i++) { m.push(await measure(fn)); global.gc(); }
+        return { held: Math.min(...m.map((x) => x.held)), delay: Math.min(...m.map((x) => x.delay)) };
+      };
       const res = {};
       res.save = await best(() => net.save(${JSON.stringify(netFile)}, { format: 'v2' }));
       res.load = await best(() => hdrnn.Network.load(${JSON.stringify(netFile)}));
       res.loadMnist = await best(() => hdrnn.loadMnist());
-      res.readPgm = await best(() => hdrnn.readPgm(${JSON.stringify(pgm)}, { limits: { maxPixels: 2 ** 26, maxWorkingBytes: 2 ** 28 } }));
+      res.readPgm = await best(() => hdrnn.readPgm(${JSON.stringify(pgm)}, { limits }));
+      res.decodePgm = await best(() => hdrnn.decodePgm(pgmBytes, { limits }));
+      const mnistBytes = new Uint8Array(47_040_000).fill(9); // MNIST's training images, as one array
+      res.fromAsync = await best(() => hdrnn.Dataset.fromAsync({ inputs: mnistBytes, inputSize: 784 }));
+      // For scale: Node's own read of the same 64 MiB file, and an idle loop.
+      res.nodeReadFile = await best(() => fs.promises.readFile(${JSON.stringify(pgm)}));
+      res.idle = await best(() => new Promise((r) => setTimeout(r, 250)));
       out(res);
     `, { timeout: 120_000 });
-    console.log(`worst event-loop delay (ms, best of 3): ${JSON.stringify(r)}`);
-    for (const key of ['save', 'load', 'loadMnist', 'readPgm']) expect(r[key], key).toBeLessThan(50);
+    const line = (k: string) => { const x = r[k] as { held: number; delay: number }; return `${k} ${x.held.toFixed(1)} / ${x.delay.toFixed(1)}`; };
+    console.log(`longest JS-thread CPU stretch / worst event-loop delay (ms, best of 3): ${['save', 'load', 'loadMnist', 'readPgm', 'decodePgm', 'fromAsync', 'nodeReadFile', 'idle'].map(line).join('; ')}`);
+    for (const key of ['save', 'load', 'loadMnist', 'readPgm', 'decodePgm', 'fromAsync']) {
+      const x = r[key] as { held: number; delay: number };
+      expect(x.held, `${key}: JS-thread CPU in one stretch`).toBeLessThan(5);
+      // A real stall shows in both; this bound only catches gross ones on a busy host.
+      expect(x.delay, `${key}: event-loop delay`).toBeLessThan(50);
+    }
   }, 150_000);
+
+  it('decodePgm refuses a buffer detached while it is being copied, and one over maxFileBytes', async () => {
+    const { decodePgm } = await import('./helpers');
+    const side = 2048; // 4 MiB: copied in slices, with turns of the event loop between them
+    const image = Buffer.concat([Buffer.from(`P5\n${side} ${side}\n255\n`), Buffer.alloc(side * side, 7)]);
+    const data = new Uint8Array(image.length);
+    data.set(image);
+    const pending = decodePgm(data);
+    structuredClone(data.buffer, { transfer: [data.buffer] });
+    await expect(pending).rejects.toMatchObject({ code: ErrorCodes.INVALID_ARG_VALUE, message: /detached/ });
+    await expect(decodePgm(image, { limits: { maxFileBytes: 1 << 20 } })).rejects.toMatchObject({ code: ErrorCodes.LIMIT });
+    const ok = await decodePgm(image);
+    expect([ok.width, ok.height, ok.pixels[12345]]).toEqual([side, side, expect.closeTo(7 / 255, 6)]);
+  });
 });
 
 describe('files', () => {
@@ -269,6 +312,26 @@ describe('files', () => {
       await expect(net.save(device)).rejects.toMatchObject({ code: ErrorCodes.NOT_REGULAR_FILE, message: /device/ });
       expect(lstatSync(device).isCharacterDevice()).toBe(true);
     }
+  });
+
+  it('the native writer creates a new file only (O_EXCL), writes every byte, and names the path in errors', async () => {
+    const { native } = await import('../lib/binding');
+    const file = path.join(dir, 'written.bin');
+    const data = new Uint8Array(3 << 20).map((_, i) => (i * 31) & 0xff);
+    await native.writeNewFile(file, data, 0o600);
+    expect(Buffer.compare(readFileSync(file), Buffer.from(data))).toBe(0);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // An existing file is never opened for writing, let alone truncated.
+    await expect(native.writeNewFile(file, new Uint8Array(1), 0o644)).rejects.toMatchObject({ code: 'EEXIST', message: new RegExp(`open '${file}'`) });
+    expect(statSync(file).size).toBe(data.length);
+    const bytes = await native.allocBytes(10);
+    new Uint8Array(bytes.view()).set([1, 2, 3]);
+    await native.writeNewFile(path.join(dir, 'from-native.bin'), bytes, 0o644);
+    expect([...readFileSync(path.join(dir, 'from-native.bin'))]).toEqual([1, 2, 3, 0, 0, 0, 0, 0, 0, 0]);
+    await expect(native.writeNewFile(path.join(dir, 'missing', 'x'), data, 0o644)).rejects.toMatchObject({ code: 'ENOENT' });
+    expect(() => native.writeNewFile(path.join(dir, 'y'), new Float32Array(2) as never, 0o644)).toThrow(TypeError);
+    expect(() => native.writeNewFile(path.join(dir, 'y'), data, 0o10000)).toThrow(RangeError);
+    expect(() => native.writeNewFile('a\0b', data, 0o644)).toThrow(TypeError);
   });
 
   it('save() through a symbolic link replaces the target atomically and keeps the link', async () => {

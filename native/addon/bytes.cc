@@ -1,6 +1,7 @@
 // bytes.cc - see bytes.h.
 #include "bytes.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -8,6 +9,7 @@
 #include "errors.h"
 #include "release.h"
 #include "type_tags.h"
+#include "workers.h"
 
 namespace hdrnn_addon {
 
@@ -99,10 +101,43 @@ std::shared_ptr<Store> Bytes::StoreOf(Napi::Env env, const Napi::Value &v, const
   return Napi::ObjectWrap<Bytes>::Unwrap(v.As<Napi::Object>())->store_;
 }
 
+namespace {
+
+// allocBytes(n) -> Promise<NativeBytes>: n zeroed bytes, allocated and
+// zeroed (the kernel's page faults included) on a pool thread: `new
+// NativeBytes(n)` does that on the JavaScript thread, ~10 ms for 64 MiB.
+class AllocWorker : public PromiseWorker {
+ public:
+  AllocWorker(Napi::Env env, size_t n) : PromiseWorker(env, "hdrnn:allocBytes"), n_(n) {}
+
+ private:
+  void Work() override {
+    auto store = std::make_shared<Store>(n_);
+    if (store->data == nullptr) {
+      status_.code = HDRNN_ERR_NO_MEMORY;
+      std::snprintf(status_.message, sizeof status_.message, "out of memory allocating %zu bytes", n_);
+      return;
+    }
+    store_ = std::move(store);
+  }
+  Napi::Value Result(Napi::Env env) override { return Bytes::Adopt(env, std::move(store_)); }
+  size_t n_;
+  std::shared_ptr<Store> store_;
+};
+
+Napi::Value AllocBytes(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  const double n = ExpectInteger(env, info[0], "byteLength", 0, 4294967295.0);
+  return Queue<AllocWorker>(env, (size_t)n);
+}
+
+}  // namespace
+
 void InitBytes(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = Bytes::Define(env);
   Data(env).bytes_constructor = Napi::Persistent(ctor);
   exports.Set("NativeBytes", ctor);
+  exports.Set("allocBytes", Napi::Function::New(env, AllocBytes, "allocBytes"));
 }
 
 }  // namespace hdrnn_addon

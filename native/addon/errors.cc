@@ -1,6 +1,9 @@
 // errors.cc - see errors.h.
 #include "errors.h"
 
+#include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <string>
 
 namespace hdrnn_addon {
@@ -35,6 +38,34 @@ Napi::Error MakeError(Napi::Env env, const hdrnn_status &status) {
                                                         : Napi::Error::New(env, message);
   error.Set("code", Napi::String::New(env, ErrorCode(status.code)));
   return error;
+}
+
+const char *ErrnoCode(int e) {
+  switch (e) {
+    case ENOENT: return "ENOENT";
+    case EACCES: return "EACCES";
+    case EPERM: return "EPERM";
+    case EEXIST: return "EEXIST";
+    case EISDIR: return "EISDIR";
+    case ENOTDIR: return "ENOTDIR";
+    case ELOOP: return "ELOOP";
+    case ENAMETOOLONG: return "ENAMETOOLONG";
+    case EMFILE: return "EMFILE";
+    case ENFILE: return "ENFILE";
+    case EIO: return "EIO";
+    case ENXIO: return "ENXIO";
+    case ENOSPC: return "ENOSPC";
+    case EDQUOT: return "EDQUOT";
+    case EFBIG: return "EFBIG";
+    case EROFS: return "EROFS";
+    default: return "ERR_HDRNN_SYSTEM";
+  }
+}
+
+std::string ErrnoMessage(int e, const char *syscall, const std::string &path) {
+  std::string text = std::strerror(e);
+  if (!text.empty()) text[0] = (char)std::tolower((unsigned char)text[0]); // as Node words it
+  return std::string(ErrnoCode(e)) + ": " + text + ", " + syscall + " '" + path + "'";
 }
 
 }  // namespace hdrnn_addon

@@ -4,6 +4,8 @@
 
 #include <napi.h>
 
+#include <string>
+
 #include "hdrnn.h"
 
 namespace hdrnn_addon {
@@ -13,6 +15,10 @@ const char *ErrorCode(hdrnn_code code);
 // An Error (TypeError/RangeError for argument codes) carrying code and message.
 Napi::Error MakeError(Napi::Env env, const hdrnn_status &status);
 Napi::Error MakeError(Napi::Env env, const char *code, const std::string &message);
+// Node's name for an errno ("ENOENT"), so callers see the codes fs gives them,
+// and a message worded as fs words it: "ENOENT: no such file or directory, open 'x'".
+const char *ErrnoCode(int e);
+std::string ErrnoMessage(int e, const char *syscall, const std::string &path);
 
 }  // namespace hdrnn_addon
 

@@ -13,7 +13,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -28,24 +27,6 @@
 namespace hdrnn_addon {
 
 namespace {
-
-// Node's name for an errno, so callers see the codes fs gives them.
-const char *ErrnoCode(int e) {
-  switch (e) {
-    case ENOENT: return "ENOENT";
-    case EACCES: return "EACCES";
-    case EPERM: return "EPERM";
-    case EISDIR: return "EISDIR";
-    case ENOTDIR: return "ENOTDIR";
-    case ELOOP: return "ELOOP";
-    case ENAMETOOLONG: return "ENAMETOOLONG";
-    case EMFILE: return "EMFILE";
-    case ENFILE: return "ENFILE";
-    case EIO: return "EIO";
-    case ENXIO: return "ENXIO";
-    default: return "ERR_HDRNN_SYSTEM";
-  }
-}
 
 constexpr size_t kFirstCapacity = 64 * 1024; // files that do not know their size (/proc)
 
@@ -62,9 +43,7 @@ class ReadFileWorker : public PromiseWorker {
   }
   void FailErrno(const char *syscall) {
     const int e = errno;
-    std::string text = std::strerror(e);
-    if (!text.empty()) text[0] = (char)std::tolower((unsigned char)text[0]); // as Node words it
-    Fail(ErrnoCode(e), std::string(ErrnoCode(e)) + ": " + text + ", " + syscall + " '" + path_ + "'");
+    Fail(ErrnoCode(e), ErrnoMessage(e, syscall, path_));
   }
   void Work() override {
     const int fd = open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);

@@ -8,6 +8,7 @@
 #include "errors.h"
 #include "model.h"
 #include "external.h"
+#include "file_write.h"
 #include "network.h"
 
 namespace hdrnn_addon {
@@ -75,22 +76,35 @@ hdrnn_code WithNetwork(NetState &state, hdrnn_status *status, Fn fn) {
   return code;
 }
 
+// Encodes the network; with a path, also writes the encoding to that new
+// file (see WriteNewFile) in the same job, so a save hands no 64 MB buffer
+// to JavaScript (whose external-memory accounting would then start a
+// garbage collection on the JavaScript thread) and resolves to undefined.
 class EncodeWorker : public PromiseWorker {
  public:
-  EncodeWorker(Napi::Env env, std::shared_ptr<NetState> state, hdrnn_format format)
-      : PromiseWorker(env, "hdrnn:encode"), state_(std::move(state)), format_(format) {}
+  EncodeWorker(Napi::Env env, std::shared_ptr<NetState> state, hdrnn_format format, std::string path)
+      : PromiseWorker(env, "hdrnn:encode"), state_(std::move(state)), format_(format), path_(std::move(path)) {}
 
  private:
   void Work() override {
-    ReadGuard guard(*state_); // encoding is a copy; no need for a snapshot
-    size_t size = 0;
-    if (hdrnn_network_encoded_size(state_->net, format_, &size, &status_) != HDRNN_OK) return;
-    bytes_.resize(size);
-    hdrnn_network_encode(state_->net, format_, bytes_.data(), bytes_.size(), &status_);
+    {
+      ReadGuard guard(*state_); // encoding is a copy; no need for a snapshot
+      size_t size = 0;
+      if (hdrnn_network_encoded_size(state_->net, format_, &size, &status_) != HDRNN_OK) return;
+      bytes_.resize(size);
+      if (hdrnn_network_encode(state_->net, format_, bytes_.data(), bytes_.size(), &status_) != HDRNN_OK) return;
+    }
+    if (path_.empty()) return;
+    WriteNewFile(path_, bytes_.data(), bytes_.size(), 0644, &status_, &error_code_);
+    std::vector<uint8_t>().swap(bytes_); // freed here, on the pool thread
   }
-  Napi::Value Result(Napi::Env env) override { return ExternalBytes(env, std::move(bytes_)); }
+  Napi::Value Result(Napi::Env env) override {
+    if (!path_.empty()) return env.Undefined();
+    return ExternalBytes(env, std::move(bytes_));
+  }
   std::shared_ptr<NetState> state_;
   hdrnn_format format_;
+  std::string path_;
   std::vector<uint8_t> bytes_;
 };
 
@@ -348,8 +362,9 @@ class PgmWorker : public PromiseWorker {
 
 }  // namespace
 
-Napi::Promise StartEncode(Napi::Env env, std::shared_ptr<NetState> state, hdrnn_format format) {
-  return Queue<EncodeWorker>(env, std::move(state), format);
+Napi::Promise StartEncode(Napi::Env env, std::shared_ptr<NetState> state, hdrnn_format format,
+                          std::string path) {
+  return Queue<EncodeWorker>(env, std::move(state), format, std::move(path));
 }
 Napi::Promise StartDecode(Napi::Env env, std::shared_ptr<Store> bytes, size_t offset,
                           size_t length, hdrnn_limits limits) {

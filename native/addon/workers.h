@@ -8,6 +8,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -51,7 +52,9 @@ struct RunConfig {
   hdrnn_run_options options{};
 };
 
-Napi::Promise StartEncode(Napi::Env env, std::shared_ptr<NetState> state, hdrnn_format format);
+// With a non-empty path: writes the encoding to that new file, resolves undefined.
+Napi::Promise StartEncode(Napi::Env env, std::shared_ptr<NetState> state, hdrnn_format format,
+                          std::string path = std::string());
 Napi::Promise StartDecode(Napi::Env env, std::shared_ptr<Store> bytes, size_t offset, size_t length,
                           hdrnn_limits limits);
 Napi::Promise StartInfer(Napi::Env env, std::shared_ptr<NetState> state, std::vector<float> input,
