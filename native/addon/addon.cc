@@ -51,6 +51,14 @@ double ExpectInteger(Napi::Env env, const Napi::Value &v, const char *what, doub
   return d;
 }
 
+std::string ExpectPath(Napi::Env env, const Napi::Value &v) {
+  if (!v.IsString()) ThrowType(env, "path must be a string");
+  std::string path = v.As<Napi::String>().Utf8Value();
+  if (path.empty() || path.find('\0') != std::string::npos)
+    ThrowType(env, "path must be a non-empty string without NUL characters");
+  return path;
+}
+
 uint64_t ExpectSeed(Napi::Env env, const Napi::Value &v) {
   if (v.IsBigInt()) {
     bool lossless = false;

@@ -38,6 +38,8 @@ Napi::Object ExpectObject(Napi::Env env, const Napi::Value &v, const char *what)
 // An integer in [min, max]; anything else (NaN, fractions, strings) is refused.
 double ExpectInteger(Napi::Env env, const Napi::Value &v, const char *what, double min, double max);
 uint64_t ExpectSeed(Napi::Env env, const Napi::Value &v);
+// A file path: a non-empty string without NUL characters (TypeError otherwise).
+std::string ExpectPath(Napi::Env env, const Napi::Value &v);
 // Optional property of an options object; undefined when absent.
 Napi::Value Option(const Napi::Object &options, const char *name);
 // Kernels named by an option ("best", "portable", "avx2", "avx512", "neon") or the best.

@@ -155,28 +155,17 @@ class ConcatWorker : public PromiseWorker {
   std::shared_ptr<Store> store_;
 };
 
-template <typename W, typename... Args>
-Napi::Promise QueueWorker(Napi::Env env, Args &&...args) {
-  auto *worker = new W(env, std::forward<Args>(args)...);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
-}
-
 Napi::Value ReadFile(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString()) ThrowType(env, "path must be a string");
-  const std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (path.empty() || path.find('\0') != std::string::npos)
-    ThrowType(env, "path must be a non-empty string without NUL characters");
+  const std::string path = ExpectPath(env, info[0]);
   const double max = ExpectInteger(env, info[1], "maxBytes", 0, 4294967295.0);
-  return QueueWorker<ReadFileWorker>(env, path, (size_t)max);
+  return Queue<ReadFileWorker>(env, path, (size_t)max);
 }
 
 Napi::Value ConcatBytes(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!info[0].IsArray()) ThrowType(env, "chunks must be an array");
-  return QueueWorker<ConcatWorker>(env, info[0].As<Napi::Array>());
+  return Queue<ConcatWorker>(env, info[0].As<Napi::Array>());
 }
 
 }  // namespace

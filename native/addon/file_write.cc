@@ -100,10 +100,7 @@ class WriteNewFileWorker : public PromiseWorker {
 
 Napi::Value WriteNewFileJs(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsString()) ThrowType(env, "path must be a string");
-  const std::string path = info[0].As<Napi::String>().Utf8Value();
-  if (path.empty() || path.find('\0') != std::string::npos)
-    ThrowType(env, "path must be a non-empty string without NUL characters");
+  const std::string path = ExpectPath(env, info[0]);
   const double mode = ExpectInteger(env, info[2], "mode", 0, 07777);
   return Queue<WriteNewFileWorker>(env, path, info[1], (unsigned)mode);
 }

@@ -220,12 +220,7 @@ Napi::Value NetworkWrap::Encode(const Napi::CallbackInfo &info) {
   // Fail early, on this thread, if the shape does not fit the format.
   if (hdrnn_format_check(state->net, format, &status) != HDRNN_OK) throw MakeError(env, status);
   std::string path;
-  if (info.Length() > 1 && !info[1].IsUndefined()) {
-    if (!info[1].IsString()) ThrowType(env, "path must be a string");
-    path = info[1].As<Napi::String>().Utf8Value();
-    if (path.empty() || path.find('\0') != std::string::npos)
-      ThrowType(env, "path must be a non-empty string without NUL characters");
-  }
+  if (info.Length() > 1 && !info[1].IsUndefined()) path = ExpectPath(env, info[1]);
   return StartEncode(env, state, format, std::move(path));
 }
 
