@@ -36,12 +36,15 @@ static hdrnn_code check_working(const hdrnn_trainer *t, unsigned threads, hdrnn_
     for (size_t l = 0; ok && l < net->layer_count; l++)
       ok = hdrnn_add_bytes(&bytes, 2 * (uint64_t)net->sizes[l], sizeof(float));
   } else {
-    /* Two sets (double-buffered batches) of activations and deltas, and the
-     * per-thread copies of a small output layer (train_batched.c). */
+    /* Two sets (double-buffered batches) of activations and deltas, the
+     * per-thread copies of a small output layer and of small batches'
+     * inputs (train_batched.c). */
     for (size_t l = 0; ok && l < net->layer_count; l++)
       ok = hdrnn_add_bytes(&bytes, 2 * rows, (uint64_t)net->sizes[l] * sizeof(float) * (l == 0 ? 1 : 2));
     if (ok && outputs <= 64)
       ok = hdrnn_add_bytes(&bytes, 2 * (uint64_t)threads * rows, outputs * sizeof(float));
+    if (ok && hdrnn_batched_private_inputs(net, (size_t)rows, threads))
+      ok = hdrnn_add_bytes(&bytes, 2 * (uint64_t)threads * rows, (uint64_t)net->sizes[0] * sizeof(float));
   }
   if (!ok) return hdrnn_fail(status, HDRNN_ERR_LIMIT, "batch size %zu is too large", t->options.batch_size);
   return hdrnn_network_check_working(net, bytes, "training", status);

@@ -22,9 +22,17 @@ typedef struct hdrnn_batch_buffers {
   /* Per thread, when every thread computes the (small) output layer itself. */
   float **top_activations; /* threads arrays of batch * outputs */
   float **top_deltas;
+  /* Per thread and parity, when every thread loads the whole batch's inputs
+   * itself (private_inputs): threads arrays of batch * inputs. */
+  float **inputs[2];
   unsigned threads;
   int replicated_top; /* 1: output layer computed by every thread, no barrier */
+  int private_inputs; /* 1: each thread reads its own copy of the inputs */
 } hdrnn_batch_buffers;
+
+/* Whether a batch of `rows` inputs is loaded by every thread into its own
+ * buffer (train_batched.c says why); the trainer sizes its workspaces by it. */
+int hdrnn_batched_private_inputs(const hdrnn_network *net, size_t rows, unsigned threads);
 
 /*
  * The automatic thread count (options.threads == 0): the same weights come
