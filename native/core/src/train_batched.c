@@ -348,18 +348,32 @@ static void backward_mine(const batch_ctx *c, size_t l) {
 
 /* b[j] += alpha * (sum of d[r][j] over the batch), j in [begin, end); or the
  * optimizer's step from that sum. */
+#define BIAS_BLOCK 64
+
 static void update_biases(const batch_ctx *c, float *b, const float *d, size_t width, size_t begin,
                           size_t end) {
   const hdrnn_trainer *t = c->t;
-  for (size_t j = begin; j < end; j++) {
-    float sum = 0.0f;
-    for (size_t r = 0; r < c->rows; r++) sum += d[r * width + j];
-    if (t->fused_sgd) {
-      b[j] += c->alpha * sum;
-    } else {
-      const size_t at = (size_t)(b + j - t->net->params);
-      t->optimizer->step(&c->step, b + j, &sum, t->moment1 != NULL ? t->moment1 + at : NULL,
-                         t->moment2 != NULL ? t->moment2 + at : NULL, 1, 0);
+  /* The column sums, a block of neurons at a time, rows in the outer loop:
+   * the inner loop runs along a row (contiguous, vectorised) and each sum
+   * still adds its rows in order 0..rows-1, so the result is bit for bit
+   * that of one sum per neuron (whose stride-`width` walk down a column was
+   * 2-3 % of 784-256-128-10's time). */
+  float sums[BIAS_BLOCK];
+  for (size_t j0 = begin; j0 < end; j0 += BIAS_BLOCK) {
+    const size_t n = end - j0 < BIAS_BLOCK ? end - j0 : BIAS_BLOCK;
+    for (size_t j = 0; j < n; j++) sums[j] = 0.0f;
+    for (size_t r = 0; r < c->rows; r++) {
+      const float *row = d + r * width + j0;
+      for (size_t j = 0; j < n; j++) sums[j] += row[j];
+    }
+    for (size_t j = 0; j < n; j++) {
+      if (t->fused_sgd) {
+        b[j0 + j] += c->alpha * sums[j];
+      } else {
+        const size_t at = (size_t)(b + j0 + j - t->net->params);
+        t->optimizer->step(&c->step, b + j0 + j, &sums[j], t->moment1 != NULL ? t->moment1 + at : NULL,
+                           t->moment2 != NULL ? t->moment2 + at : NULL, 1, 0);
+      }
     }
   }
 }
