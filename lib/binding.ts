@@ -109,6 +109,7 @@ export interface NativeNetwork {
   encode(format: 'seed' | 'v2' | 'v3', path: string): Promise<void>;
   readonly disposed: boolean;
   dispose(): void;
+  initWeights(): Promise<void>;
   infer(input: Float32Array | Uint8Array | Uint8ClampedArray, options: NativeRunOptions): Promise<{ label: number; scores: Float32Array }>;
   inferBatch(inputs: NativeDataset, options: NativeRunOptions): Promise<{ labels: Uint32Array; scores: Float32Array; outputs: number }>;
   evaluate(data: NativeDataset, options: NativeRunOptions): Promise<NativeEvaluation>;
@@ -117,7 +118,8 @@ export interface NativeNetwork {
 }
 
 export interface NativeNetworkConstructor {
-  new (shape: number[], seed: bigint, limits?: NativeLimits, model?: { activations: string[]; loss: string; init: string }): NativeNetwork;
+  /** With deferInit the weights are set by initWeights(), on libuv's pool; until then other methods refuse (ERR_HDRNN_BUSY). */
+  new (shape: number[], seed: bigint, limits?: NativeLimits, model?: { activations: string[]; loss: string; init: string }, deferInit?: boolean): NativeNetwork;
   fromBuffer(bytes: Uint8Array | ArrayBuffer, limits?: NativeLimits): { network: NativeNetwork; format: 'seed' | 'v2' | 'v3'; trainerState?: Buffer };
   decode(bytes: NativeBytes, limits?: NativeLimits): Promise<{ network: NativeNetwork; format: 'seed' | 'v2' | 'v3'; trainerState?: Buffer }>;
 }

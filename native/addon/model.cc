@@ -35,7 +35,7 @@ const char *FormatName(hdrnn_format format) {
   return format == HDRNN_FORMAT_SEED ? "seed" : format == HDRNN_FORMAT_V3 ? "v3" : "v2";
 }
 
-void ApplyModel(Napi::Env env, hdrnn_network *net, const Napi::Value &model, uint64_t seed) {
+hdrnn_init ApplyModel(Napi::Env env, hdrnn_network *net, const Napi::Value &model) {
   hdrnn_status status;
   hdrnn_init init = HDRNN_INIT_NORMAL;
   if (!model.IsUndefined() && !model.IsNull()) {
@@ -75,9 +75,8 @@ void ApplyModel(Napi::Env env, hdrnn_network *net, const Napi::Value &model, uin
       else ThrowType(env, "init must be 'normal', 'xavier' or 'he'");
     }
   }
-  if (hdrnn_network_check_model(net, &status) != HDRNN_OK ||
-      hdrnn_network_init(net, init, seed, &status) != HDRNN_OK)
-    throw MakeError(env, status);
+  if (hdrnn_network_check_model(net, &status) != HDRNN_OK) throw MakeError(env, status);
+  return init;
 }
 
 void ExpectOptimizer(Napi::Env env, const Napi::Object &o, uint32_t epochs,

@@ -18,7 +18,10 @@ namespace hdrnn_addon {
 // model: undefined or { activations?: string[], loss?: string, init?: string }.
 // Sets them on net and draws its parameters with seed. Throws on bad values
 // (net stays owned by the caller).
-void ApplyModel(Napi::Env env, hdrnn_network *net, const Napi::Value &model, uint64_t seed);
+// Sets the model options (activations, loss) and checks them; returns the
+// weight initialisation the options ask for (hdrnn_network_init is the
+// caller's: at once, or on a pool thread for Network.create).
+hdrnn_init ApplyModel(Napi::Env env, hdrnn_network *net, const Napi::Value &model);
 
 // The optimizer, weightDecay and schedule options of o into options (epochs:
 // the run's length, for the cosine schedule).

@@ -75,6 +75,7 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
       CheckedMethod("setClasses", Checked<W, &W::SetClasses>),
       CheckedMethod("classes", Checked<W, &W::Classes>),
       CheckedMethod("encodeCheckpoint", Checked<W, &W::EncodeCheckpoint>),
+      CheckedMethod("initWeights", Checked<W, &W::InitWeights>),
   });
   return ctor;
 }
@@ -83,6 +84,8 @@ const std::shared_ptr<NetState> &NetworkWrap::Live(Napi::Env env) const {
   if (!state_)
     throw MakeError(env, "ERR_HDRNN_DISPOSED",
                     "this network was disposed (net.dispose()): its memory is freed");
+  if (init_pending_)
+    throw MakeError(env, "ERR_HDRNN_BUSY", "this network's weights are not set yet (initWeights())");
   return state_;
 }
 
@@ -127,13 +130,61 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Netw
   const hdrnn_limits limits = ExpectLimits(env, info[2]);
   hdrnn_network *net = nullptr;
   hdrnn_status status;
-  if (hdrnn_network_create(&net, sizes.data(), sizes.size(), &limits, &status) != HDRNN_OK)
+  const bool defer = info.Length() > 4 && info[4].IsBoolean() && info[4].As<Napi::Boolean>().Value();
+  if ((defer ? hdrnn_network_create_unset : hdrnn_network_create)(&net, sizes.data(), sizes.size(),
+                                                                  &limits, &status) != HDRNN_OK)
     throw MakeError(env, status);
   // Owned from here on, so a bad model option frees it (member destructor).
   state_ = std::make_shared<NetState>(net);
-  ApplyModel(env, net, info[3], seed);
+  const hdrnn_init init = ApplyModel(env, net, info[3]);
+  if (defer) {
+    init_pending_ = true;
+    init_kind_ = init;
+    init_seed_ = seed;
+  } else if (hdrnn_network_init(net, init, seed, &status) != HDRNN_OK) {
+    throw MakeError(env, status);
+  }
   ReportMemory(env);
   info.This().As<Napi::Object>().TypeTag(&kTag);
+}
+
+// Sets the weights of a network made with deferInit on a pool thread
+// (hdrnn_network_init over 16.7 M weights takes ~0.35 s), then lets the
+// other methods in. The same weights as `new NativeNetwork` with the same
+// arguments.
+class InitWorker : public PromiseWorker {
+ public:
+  InitWorker(Napi::Env env, NetworkWrap *wrap, Napi::Object self)
+      : PromiseWorker(env, "hdrnn:initWeights"), wrap_(wrap), state_(wrap->state_),
+        init_(wrap->init_kind_), seed_(wrap->init_seed_) {
+    self_ = Napi::Persistent(self); // keeps the wrapper (and wrap_) alive until OnOK
+  }
+
+ private:
+  void Work() override {
+    ReadGuard guard(*state_);
+    hdrnn_network_init(state_->net, init_, seed_, &status_);
+  }
+  Napi::Value Result(Napi::Env env) override {
+    wrap_->init_running_ = false;
+    wrap_->init_pending_ = false;
+    self_.Reset();
+    return env.Undefined();
+  }
+  NetworkWrap *wrap_;
+  std::shared_ptr<NetState> state_;
+  hdrnn_init init_;
+  uint64_t seed_;
+  Napi::ObjectReference self_;
+};
+
+Napi::Value NetworkWrap::InitWeights(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!state_) throw MakeError(env, "ERR_HDRNN_DISPOSED", "this network was disposed (net.dispose()): its memory is freed");
+  if (!init_pending_) throw MakeError(env, "ERR_HDRNN_BUSY", "the weights are already set");
+  if (init_running_) throw MakeError(env, "ERR_HDRNN_BUSY", "the weights are being set");
+  init_running_ = true;
+  return Queue<InitWorker>(env, this, info.This().As<Napi::Object>());
 }
 
 void NetworkWrap::ReportMemory(Napi::Env env) {

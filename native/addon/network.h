@@ -41,6 +41,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value Parameters(const Napi::CallbackInfo &info);
   Napi::Value Train(const Napi::CallbackInfo &info);
   Napi::Value Dispose(const Napi::CallbackInfo &info);
+  Napi::Value InitWeights(const Napi::CallbackInfo &info);
 
  private:
   static Napi::Value FromBuffer(const Napi::CallbackInfo &info);
@@ -51,6 +52,13 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   // Bytes of parameters told to V8, so a loop that drops networks lets the
   // garbage collector see the native memory it is holding up.
   int64_t reported_ = 0;
+  // Made with deferInit (Network.create): the weights are not set until
+  // initWeights() has run; until then every other method refuses.
+  bool init_pending_ = false;
+  bool init_running_ = false;
+  hdrnn_init init_kind_ = HDRNN_INIT_NORMAL;
+  uint64_t init_seed_ = 0;
+  friend class InitWorker;
 };
 
 void InitNetwork(Napi::Env env, Napi::Object exports);

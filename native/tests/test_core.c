@@ -1854,8 +1854,35 @@ static void test_working_memory(void) {
   hdrnn_network_free(net);
 }
 
+/* A network made unset and then initialised is the one made zeroed and
+ * initialised, under every initialisation (the addon's Network.create). */
+static void test_create_unset(void) {
+  static const uint32_t shape[] = {13, 7, 3};
+  for (int init = 0; init < HDRNN_INIT_COUNT; init++) {
+    hdrnn_network *a = NULL, *b = NULL;
+    hdrnn_status st;
+    CHECK(hdrnn_network_create(&a, shape, 3, NULL, &st) == HDRNN_OK);
+    CHECK(hdrnn_network_create_unset(&b, shape, 3, NULL, &st) == HDRNN_OK);
+    if (a == NULL || b == NULL) {
+      hdrnn_network_free(a);
+      hdrnn_network_free(b);
+      continue;
+    }
+    for (size_t i = 0; i < hdrnn_network_parameter_count(a); i++) CHECK(hdrnn_network_parameters(a)[i] == 0.0f);
+    CHECK(hdrnn_network_init(a, (hdrnn_init)init, 99, &st) == HDRNN_OK);
+    CHECK(hdrnn_network_init(b, (hdrnn_init)init, 99, &st) == HDRNN_OK);
+    CHECK_MSG(same_parameters(a, b), "init %d: unset + init differs from create + init", init);
+    hdrnn_network_free(a);
+    hdrnn_network_free(b);
+  }
+  hdrnn_network *c = NULL;
+  hdrnn_status st;
+  CHECK(hdrnn_network_create_unset(&c, shape, 1, NULL, &st) == HDRNN_ERR_ARGUMENT && c == NULL);
+}
+
 static const test_case tests[] = {
     {"gradients", test_gradients},
+    {"create_unset", test_create_unset},
     {"batched_vs_reference", test_batched_vs_reference},
     {"shuffle", test_shuffle_matters},
     {"thread_determinism", test_thread_determinism},

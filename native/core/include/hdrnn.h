@@ -89,6 +89,11 @@ typedef struct hdrnn_network hdrnn_network;
 hdrnn_code hdrnn_network_create(hdrnn_network **out, const uint32_t *sizes,
                                 size_t count, const hdrnn_limits *limits,
                                 hdrnn_status *status);
+/* The same, but the parameters are left unset: the caller must call
+ * hdrnn_network_init (or set every parameter) before anything reads them. */
+hdrnn_code hdrnn_network_create_unset(hdrnn_network **out, const uint32_t *sizes,
+                                      size_t count, const hdrnn_limits *limits,
+                                      hdrnn_status *status);
 void hdrnn_network_free(hdrnn_network *net);
 hdrnn_code hdrnn_network_clone(const hdrnn_network *src, hdrnn_network **out,
                                hdrnn_status *status);

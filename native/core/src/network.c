@@ -8,9 +8,8 @@
 #include "internal.h"
 #include "rng.h"
 
-hdrnn_code hdrnn_network_create(hdrnn_network **out, const uint32_t *sizes,
-                                size_t count, const hdrnn_limits *limits,
-                                hdrnn_status *status) {
+static hdrnn_code create(hdrnn_network **out, const uint32_t *sizes, size_t count,
+                         const hdrnn_limits *limits, int zero, hdrnn_status *status) {
   if (out == NULL) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "network: missing argument");
   *out = NULL;
   if (sizes == NULL) return hdrnn_fail(status, HDRNN_ERR_ARGUMENT, "network: missing shape");
@@ -67,10 +66,24 @@ hdrnn_code hdrnn_network_create(hdrnn_network **out, const uint32_t *sizes,
     net->bias_offsets[l] = offset;
     offset += sizes[l + 1];
   }
-  memset(net->params, 0, net->parameter_count * sizeof(float));
+  if (zero) memset(net->params, 0, net->parameter_count * sizeof(float));
   net->max_working_bytes = lim.max_working_bytes;
   *out = net;
   return hdrnn_ok(status);
+}
+
+hdrnn_code hdrnn_network_create(hdrnn_network **out, const uint32_t *sizes,
+                                size_t count, const hdrnn_limits *limits,
+                                hdrnn_status *status) {
+  return create(out, sizes, count, limits, 1, status);
+}
+
+/* Zeroing 64 MB of fresh pages costs ~30 ms (page faults included); a
+ * caller that initialises the weights on another thread skips it here. */
+hdrnn_code hdrnn_network_create_unset(hdrnn_network **out, const uint32_t *sizes,
+                                      size_t count, const hdrnn_limits *limits,
+                                      hdrnn_status *status) {
+  return create(out, sizes, count, limits, 0, status);
 }
 
 void hdrnn_network_free(hdrnn_network *net) {
