@@ -17,6 +17,10 @@ export interface CliOptions {
   batchSize: number;
   learningRate: number;
   net: string;
+  /** train: write a v3 checkpoint (network + trainer state) here after every epoch. */
+  checkpoint?: string;
+  /** train: continue the run a checkpoint holds (its network and trainer state). */
+  resume?: string;
   image?: string;
   quiet: boolean;
   json: boolean;
@@ -92,6 +96,8 @@ const FLAGS: Record<string, Flag> = {
   '--optimizer': { key: 'optimizer', value: true, commands: TRAIN },
   '--weight-decay': { key: 'weightDecay', value: true, commands: TRAIN },
   '--priority': { key: 'priority', value: true, commands: TRAIN },
+  '--checkpoint': { key: 'checkpoint', value: true, commands: TRAIN },
+  '--resume': { key: 'resume', value: true, commands: TRAIN },
   '-n': { key: 'net', value: true, commands: ['train', 'eval', 'infer', 'export'] },
   '--net': { key: 'net', value: true, commands: ['train', 'eval', 'infer', 'export'] },
   '--csv': { key: 'csv', value: true, commands: DATA },
@@ -297,6 +303,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       case 'csv':
       case 'target':
       case 'onnx':
+      case 'checkpoint':
+      case 'resume':
       case 'net':
       case 'image':
       case 'data':
@@ -316,7 +324,8 @@ const TRAIN_USAGE = `hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet
             [--threads N] [--format auto|seed|v2|v3] [--limit N] [--priority normal|background]
             [--activation sigmoid|tanh|relu] [--output sigmoid|softmax|linear]
             [--loss quadratic|cross-entropy] [--init normal|xavier|he]
-            [--optimizer sgd|momentum|adam] [--weight-decay X] [--json]
+            [--optimizer sgd|momentum|adam] [--weight-decay X] [--checkpoint FILE]
+            [--resume FILE] [--json]
   -s, --shape       hidden layer sizes, comma-separated (-s 16,16); input 784 and output 10 are implied
   -e, --epochs      passes over the 60,000 training images
   -bs, --batch-size mini-batch size
@@ -343,8 +352,14 @@ const TRAIN_USAGE = `hdrnn train [-s, --shape 32] [-e, --epochs 30] [-q, --quiet
   --weight-decay X  L2 weight decay lambda (default 0)
   Defaults are the seed's algorithm. For MNIST, --output softmax --loss cross-entropy
   --init xavier -lr 0.5 trains reliably whatever the seed.
+  --checkpoint FILE write a v3 checkpoint (the network and the trainer state: shuffle,
+                    generator, optimizer moments) to FILE after every epoch
+  --resume FILE     continue the run a checkpoint holds up to -e epochs in all, exactly as
+                    it would have gone on (give the first run's other options again);
+                    the network (and its shape) come from FILE
   Ctrl-C (SIGINT) or SIGTERM stops training within a mini-batch, saves the network
-  as trained so far to the -n file and exits 130 / 143.
+  as trained so far to the -n file and exits 130 / 143 (with --checkpoint, FILE
+  holds the last finished epoch: --resume FILE continues from there).
 `;
 
 const EVAL_USAGE = `hdrnn eval [-n, --net c-math.nn] [--data DIR] [--threads N] [--json]

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { UsageError, type CliOptions } from './cli-args';
 import { catchInterrupts, exitCodeFor } from './cli/signals';
 import { splitDataset } from './train-control';
+import { resumeFrom } from './cli-resume';
 import { writeFileAtomic } from './files';
 import { Network, loadCsv, type CsvOptions, type Dataset, type EpochReport, type KernelName, type TrainNetworkOptions, type TrainReport } from './index';
 
@@ -62,7 +63,11 @@ function modelDefaults(o: CliOptions, task: 'classification' | 'regression'): Pa
 export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
   if (o.target === undefined) throw new UsageError('train --csv needs --target COLUMN (the column to predict)');
   const task = o.task ?? 'classification';
-  const data = await loadCsv(o.csv!, csvOptions(o, { task }));
+  const { epochs: total } = modelDefaults(o, task);
+  // --resume: the checkpoint's network (its classes and standardisation too) goes on.
+  const resumed = o.resume !== undefined ? await resumeFrom(o.resume, total!) : undefined;
+  const known = task === 'classification' ? resumed?.network.classes : undefined;
+  const data = await loadCsv(o.csv!, csvOptions(o, { task, ...(known ? { classes: known } : {}) }));
   const validation = o.validation ?? (o.patience !== undefined ? 0.1 : undefined);
   // The last finished epoch, kept so that an interrupt saves it instead of losing the run.
   let last: { epoch: number; bytes: Buffer } | undefined;
@@ -71,14 +76,24 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
   const started = Date.now();
   const reports: EpochReport[] = [];
   const human = !o.json;
-  const { epochs, batchSize, learningRate, optimizer, weightDecay, ...model } = modelDefaults(o, task);
+  const { epochs: all, batchSize, learningRate, optimizer, weightDecay, ...model } = modelDefaults(o, task);
+  const done = resumed?.done ?? 0;
+  const epochs = all! - done;
   const outputs = task === 'regression' ? data.targetSize : data.classes;
-  net = new Network({ shape: [data.inputSize, ...o.hidden, outputs], seed: o.seed, ...model });
-  if (data.classNames) net.setClasses(data.classNames);
+  if (resumed) {
+    net = resumed.network;
+    if (net.shape[0] !== data.inputSize || net.shape[net.shape.length - 1] < outputs) {
+      throw new UsageError(`${o.resume} holds a ${net.shape.join('-')} network, which does not fit ${o.csv}'s ${data.inputSize} features and ${outputs} output(s)`);
+    }
+    if (human) io.out.write(`Resuming ${o.resume} after epoch ${done} of ${all}\n`);
+  } else {
+    net = new Network({ shape: [data.inputSize, ...o.hidden, outputs], seed: o.seed, ...model });
+    if (data.classNames) net.setClasses(data.classNames);
+  }
   // The validation rows are held out first, so the standardisation is fitted on the rows trained on.
   const seed = o.seed ?? randomBytes(8).readBigUInt64LE();
   const parts = validation !== undefined ? splitDataset(data, validation, seed) : { train: data, validation: undefined };
-  net.setStandardization(await parts.train.standardize());
+  if (!resumed) net.setStandardization(await parts.train.standardize());
   const trained = net;
   const interrupt = catchInterrupts(); // from here on, until the run ends
   try {
@@ -94,17 +109,18 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
       ...(o.patience !== undefined ? { earlyStopping: { patience: o.patience, restoreBest: true } } : {}),
       signal: interrupt.signal,
       keepState: true,
+      ...(resumed ? { resume: resumed.state } : {}),
+      ...(o.checkpoint !== undefined ? { checkpoint: { path: o.checkpoint } } : {}),
       ...runOptions(o),
       onEpoch: async (e: EpochReport) => {
         reports.push(e);
         if (human && !o.quiet) {
           const v = e.validation;
           const val = v ? ` val_loss ${v.loss.toFixed(4)}${task === 'classification' ? ` val_accuracy ${pct(v.accuracy)}` : ''}` : '';
-          io.out.write(`Epoch ${e.epoch}: loss ${e.loss.toFixed(4)}${val} time ${e.seconds < 0.1 ? `${(e.seconds * 1e3).toFixed(2)}ms` : `${e.seconds.toFixed(2)}s`}\n`);
+          io.out.write(`Epoch ${done + e.epoch}: loss ${e.loss.toFixed(4)}${val} time ${e.seconds < 0.1 ? `${(e.seconds * 1e3).toFixed(2)}ms` : `${e.seconds.toFixed(2)}s`}\n`);
         }
         // With the trainer state: the file an interrupt leaves is a checkpoint the API can resume.
-        last = { epoch: e.epoch, bytes: await trained.toBuffer(e.state ? { trainerState: e.state } : undefined) };
-        delete e.state;
+        last = { epoch: done + e.epoch, bytes: await trained.toBuffer(e.state ? { trainerState: e.state } : undefined) };
       },
     });
   } catch (error) {
@@ -114,8 +130,8 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
       if (last) {
         await writeFileAtomic(o.net, last.bytes);
         io.err.write(
-          `hdrnn: training interrupted by ${signal} after ${reports.length} of ${epochs} epoch(s); saved the network after epoch ${last.epoch} ` +
-            `to ${where} (a checkpoint: Network.loadCheckpoint + resume continue it)\n`,
+          `hdrnn: training interrupted by ${signal} after ${done + reports.length} of ${all} epoch(s); saved the network after epoch ${last.epoch} ` +
+            `to ${where} (a checkpoint: train --resume ${o.net} continues it)\n`,
         );
       } else {
         io.err.write(`hdrnn: training interrupted by ${signal} before the first epoch ended; nothing was saved\n`);
@@ -132,7 +148,7 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
   const metrics = task === 'classification' ? { accuracy: evaluation.accuracy } : { rmse: evaluation.rmse, mae: evaluation.mae };
   if (o.json) {
     io.out.write(
-      `${JSON.stringify({ command: 'train', csv: path.resolve(o.csv!), task, shape: net.shape, rows: data.count, dropped: data.csv?.dropped ?? 0, features: data.csv?.features, classes: net.classes, epochs: reports, stopped: report.stopped ?? null, best: report.best ?? null, file: metrics, seconds, net: path.resolve(o.net) })}\n`,
+      `${JSON.stringify({ command: 'train', csv: path.resolve(o.csv!), task, shape: net.shape, rows: data.count, dropped: data.csv?.dropped ?? 0, features: data.csv?.features, classes: net.classes, epochs: reports.map(({ state: _state, ...r }) => ({ ...r, epoch: done + r.epoch, epochs: all })), stopped: report.stopped ?? null, best: report.best ?? null, file: metrics, seconds, net: path.resolve(o.net) })}\n`,
     );
   } else {
     const stop = report.stopped ? ` (early stop at epoch ${report.stopped.epoch}${report.best?.restored ? `, kept epoch ${report.best.epoch}` : ''})` : '';

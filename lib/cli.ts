@@ -9,6 +9,7 @@ import { UsageError, parseArgs, usageFor, type CliOptions } from './cli-args';
 import { ProgressBar } from './cli/progress';
 import { catchInterrupts, exitCodeFor, survivePipeClose } from './cli/signals';
 import { writeFileAtomic } from './files';
+import { resumeFrom } from './cli-resume';
 import { csvEvalCommand, csvInferCommand, csvTrainCommand, exportCommand } from './cli-data';
 import { fleetMain } from './cli-fleet';
 import {
@@ -71,10 +72,16 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
   const mnist = await loadMnist(o.data);
   const train: Dataset = o.limit !== undefined ? mnist.train.slice(0, Math.min(o.limit, mnist.train.count)) : mnist.train;
   const shape = [train.inputSize, ...o.hidden, 10];
-  const net = new Network({ shape, seed, activation: o.activation, output: o.output, loss: o.loss, init: o.init });
+  const resumed = o.resume !== undefined ? await resumeFrom(o.resume, o.epochs) : undefined;
+  if (resumed && (resumed.network.shape[0] !== train.inputSize || resumed.network.shape[resumed.network.shape.length - 1] !== 10)) {
+    throw new UsageError(`${o.resume} holds a ${resumed.network.shape.join('-')} network; MNIST needs ${train.inputSize} inputs and 10 outputs`);
+  }
+  const net = resumed?.network ?? new Network({ shape, seed, activation: o.activation, output: o.output, loss: o.loss, init: o.init });
+  const done = resumed?.done ?? 0; // epochs the resumed run had finished
   const format = formatFor(o, net);
   const human = !o.json;
   if (human && o.seed === undefined) io.out.write(`Seed ${seed} (--seed random)\n`);
+  if (human && resumed) io.out.write(`Resuming ${o.resume} after epoch ${done} of ${o.epochs}\n`);
   const bar = new ProgressBar(io.err, human && !o.quiet && io.err.isTTY === true);
   const interrupt = catchInterrupts();
   const started = Date.now();
@@ -83,7 +90,9 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
   let report;
   try {
     report = await net.train(train, {
-      epochs: o.epochs,
+      epochs: o.epochs - done,
+      ...(resumed ? { resume: resumed.state } : {}),
+      ...(o.checkpoint !== undefined ? { checkpoint: { path: o.checkpoint } } : {}),
       batchSize: o.batchSize,
       learningRate: o.learningRate,
       shuffle: o.shuffle,
@@ -94,17 +103,17 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
       signal: interrupt.signal,
       priority: o.priority,
       ...runOptions(o),
-      onProgress: (p) => bar.update(`Epoch ${p.epoch}/${p.epochs}`, p.batch / p.batches, `loss ${p.loss.toFixed(4)}`),
+      onProgress: (p) => bar.update(`Epoch ${done + p.epoch}/${o.epochs}`, p.batch / p.batches, `loss ${p.loss.toFixed(4)}`),
       onEpoch: async (e: EpochReport) => {
         finished.push(e);
         bar.clear();
         if (human && !o.quiet && e.test) {
           io.out.write(
-            `Epoch ${e.epoch}: ${e.test.correct} / ${e.test.total} (${pct(e.test.accuracy)}) ` +
+            `Epoch ${done + e.epoch}: ${e.test.correct} / ${e.test.total} (${pct(e.test.accuracy)}) ` +
               `loss ${e.loss.toFixed(4)} time ${e.seconds.toFixed(2)}s\n`,
           );
         }
-        lastEpoch = { epoch: e.epoch, bytes: await net.toBuffer({ format }) };
+        lastEpoch = { epoch: done + e.epoch, bytes: await net.toBuffer({ format }) };
       },
     });
   } catch (error) {
@@ -117,9 +126,10 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
       else await net.save(o.net, { format });
       const where = path.resolve(o.net);
       const what = lastEpoch ? `the network after epoch ${lastEpoch.epoch}` : 'the network as trained so far (no epoch had finished)';
-      const message = `training interrupted by ${signal} after ${finished.length} of ${o.epochs} epoch(s); saved ${what} to ${where}`;
+      const kept = o.checkpoint !== undefined && lastEpoch ? `; ${path.resolve(o.checkpoint)} holds epoch ${lastEpoch.epoch} with the trainer state (--resume continues it)` : '';
+      const message = `training interrupted by ${signal} after ${done + finished.length} of ${o.epochs} epoch(s); saved ${what} to ${where}${kept}`;
       io.err.write(`hdrnn: ${message}\n`);
-      if (o.json) io.out.write(`${JSON.stringify({ command: 'train', interrupted: signal, epochsDone: finished.length, net: where, format, seed: String(seed) })}\n`);
+      if (o.json) io.out.write(`${JSON.stringify({ command: 'train', interrupted: signal, epochsDone: done + finished.length, net: where, format, seed: String(seed), ...(o.checkpoint !== undefined ? { checkpoint: path.resolve(o.checkpoint) } : {}) })}\n`);
       return exitCodeFor(signal);
     }
     throw error;
@@ -137,7 +147,8 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
         parameters: net.parameterCount,
         activations: net.activations,
         loss: net.loss,
-        epochs: report.epochs,
+        // Numbered in the whole run (a resumed run's first epoch is the checkpoint's next).
+        epochs: report.epochs.map(({ state: _state, ...e }) => ({ ...e, epoch: done + e.epoch, epochs: o.epochs })),
         trainingSeconds: report.seconds,
         seconds,
         net: path.resolve(o.net),
@@ -162,13 +173,16 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
           quiet: o.quiet,
           data: o.data ?? null,
           net: o.net,
+          checkpoint: o.checkpoint ?? null,
+          resume: o.resume ?? null,
         },
+        ...(resumed ? { resumedAfter: done } : {}),
       })}\n`,
     );
   } else {
     const accuracy = last?.test ? `, test accuracy ${pct(last.test.accuracy)}` : '';
     io.out.write(
-      `Trained ${net.shape.join('-')} for ${report.epochs.length} epoch(s) in ${report.seconds.toFixed(2)}s` +
+      `Trained ${net.shape.join('-')} for ${report.epochs.length} epoch(s)${resumed ? ` (epochs ${done + 1}-${o.epochs}, resumed)` : ''} in ${report.seconds.toFixed(2)}s` +
         `${accuracy}; saved ${o.net} (${format} format)\n`,
     );
   }

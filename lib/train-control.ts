@@ -33,6 +33,16 @@ export interface CheckpointOptions {
   every?: number;
 }
 
+/**
+ * The epochs a trainer state (EpochReport.state, a checkpoint's trainerState)
+ * has begun: its bytes 8..11 (native/core/src/trainer_state.c), or undefined
+ * when the bytes are not a trainer state.
+ */
+export function epochsInState(state: Uint8Array): number | undefined {
+  if (state.length < 12 || state[0] !== 0x48 || state[1] !== 0x54 || state[2] !== 0x53 || state[3] !== 1) return undefined;
+  return (state[8] | (state[9] << 8) | (state[10] << 16) | (state[11] << 24)) >>> 0;
+}
+
 /** The answer flags of the addon's epoch gate (train_job.h). */
 export const GATE_STOP = 1;
 export const GATE_KEEP_BEST = 2;
