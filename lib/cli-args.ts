@@ -372,7 +372,8 @@ const INFER_USAGE = `hdrnn infer [IMAGE.pgm | -i, --image IMAGE.pgm | -i -] [-n,
 
 const DATA_USAGE = `hdrnn train --csv FILE --target COL [--task classification|regression]
             [--features a,b,c] [--patience N] [--validation 0.1] [--drop-missing]
-            [--delimiter C] [-s 32] [-e 100] [-bs 32] [-lr 0.01] [-n NET] [--json]
+            [--delimiter C] [-s 32] [-e 100] [-bs 32] [-lr 0.01] [-n NET]
+            [--checkpoint FILE] [--resume FILE] [--json]
   --target COL      the column to predict: a class name (classification, the
                     default) or a number (regression)
   --features a,b,c  the input columns, in order (default: every other column;
@@ -389,7 +390,9 @@ const DATA_USAGE = `hdrnn train --csv FILE --target COL [--task classification|r
                     a softmax output with cross-entropy (regression: linear,
                     quadratic), inputs standardised (stored in the network);
                     -e, -bs, -lr and the model flags above override them.
-                    Ctrl-C saves the last finished epoch.
+                    Ctrl-C saves the last finished epoch, with the trainer
+                    state: --resume NET (the same options) continues it;
+                    --checkpoint and --resume work as for MNIST.
 `;
 
 const DATA_EVAL_USAGE = `hdrnn eval --csv FILE --target COL [--features a,b,c] [-n NET] [--json]
