@@ -3,13 +3,12 @@
  * --onnx, on vega-datasets' seattle-weather and cars, through main() and
  * through the built bin (for Ctrl-C).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { runCli } from './cli-run';
+import { interruptAfterEpoch2, runCli } from './cli-run';
 import { parseArgs } from '../lib/cli-args';
 import { Network, loadCsv, tempDir } from './helpers';
 import { CARS_FEATURES, SEATTLE, SEATTLE_FEATURES, carsCsv } from './vega';
@@ -153,17 +152,7 @@ describe('Ctrl-C during hdrnn train', () => {
     const bin = path.resolve(__dirname, '..', 'dist', 'cli.js');
     expect(existsSync(bin), 'dist/ is built by `npm run build:ts` (npm test runs it first)').toBe(true);
     const file = path.join(tmp.dir, `interrupted-${outputs}.nn`);
-    const child = spawn(process.execPath, [bin, 'train', ...args, '-e', '1000000', '-n', file]);
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
-    const code = await new Promise<number | null>((resolve) => {
-      child.stdout.on('data', (d) => {
-        out += d;
-        if (/Epoch 2:/.test(out) && !child.killed) child.kill('SIGINT');
-      });
-      child.on('exit', (c) => resolve(c));
-    });
+    const { code, err } = await interruptAfterEpoch2(['train', ...args, '-e', '1000000', '-n', file]);
     expect(code).toBe(130);
     expect(err).toMatch(/training interrupted by SIGINT after \d+ of \d+ epoch\(s\); saved the network after epoch \d+ to /);
     const saved = await Network.load(file);

@@ -1,12 +1,13 @@
 // hdrnn train --checkpoint / --resume: an interrupted run continued from its
 // checkpoint ends with exactly the weights of an uninterrupted one, on MNIST
 // (the seed's format for -n, the state in the checkpoint) and on a CSV file.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 
 import { afterAll, expect, it } from 'vitest';
 
+import { interruptAfterEpoch2 } from './cli-run';
 import { Network, tempDir } from './helpers';
 import { SEATTLE, SEATTLE_FEATURES } from './vega';
 
@@ -21,17 +22,7 @@ it('MNIST: SIGINT with --checkpoint, then --resume, gives the uninterrupted run 
   const whole = hdrnn(...common, '-n', file('whole.nn'));
   expect(whole.status, whole.stderr).toBe(0);
 
-  const child = spawn(process.execPath, [bin, ...common, '--checkpoint', file('run.ckpt'), '-n', file('part.nn')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stderr.on('data', (d) => (err += d));
-  const code = await new Promise<number | null>((resolve) => {
-    child.stdout.on('data', (d) => {
-      out += d;
-      if (/Epoch 2:/.test(out) && !child.killed) child.kill('SIGINT');
-    });
-    child.on('exit', (c) => resolve(c));
-  });
+  const { code, err } = await interruptAfterEpoch2([...common, '--checkpoint', file('run.ckpt'), '-n', file('part.nn')]);
   expect(code).toBe(130);
   const m = /holds epoch (\d+) with the trainer state \(--resume continues it\)/.exec(err);
   expect(m, err).not.toBeNull();
