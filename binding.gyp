@@ -2,7 +2,7 @@
 # CMakeLists.txt builds the same thing through cmake-js; keep the two in step.
 {
   "variables": {
-    "hdrnn_c_flags": ["-std=c99", "-O3", "-ffp-contract=off", "-fno-strict-aliasing", "-Wall", "-Wextra"]
+    "hdrnn_c_flags": ["-std=c99", "-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-strict-aliasing", "-Wall", "-Wextra"]
   },
   "target_defaults": {
     "include_dirs": ["native/core/include", "native/core/src", "native/core/kernels"],

@@ -8,7 +8,7 @@ out=.cache/bench-kernels
 mkdir -p "$out"
 K=native/core/kernels
 CC=${CC:-cc}
-flags="-std=c99 -O3 -ffp-contract=off -I$K -Inative/core/include -Inative/core/src"
+flags="-std=c99 -O3 -ffp-contract=off -fno-math-errno -I$K -Inative/core/include -Inative/core/src"
 case "$(uname -m)" in
   x86_64)
     $CC $flags -c $K/kernels_avx2.c -mavx2 -mfma -o "$out/avx2.o"

@@ -21,7 +21,7 @@ case "$arch" in
 esac
 command -v "$cc" >/dev/null || { echo "$cc not found (apt-get install gcc-${cc%-gcc})" >&2; exit 1; }
 # The same flags as CMakeLists.txt's HDRNN_C_FLAGS.
-cflags=(-std=c99 -O3 -ffp-contract=off -fno-strict-aliasing -Wall -Wextra -Wshadow
+cflags=(-std=c99 -O3 -ffp-contract=off -fno-math-errno -fno-strict-aliasing -Wall -Wextra -Wshadow
         -Inative/core/include -Inative/core/src -Inative/core/kernels -Inative/tests "${base[@]}")
 mkdir -p "$out/obj"
 objs=()
