@@ -11,6 +11,8 @@
 //   JavaScript thread only starts the job and settles the promise.
 //   `data` is NativeBytes (shared ownership of the memory) or a Uint8Array
 //   the job holds a reference to while it writes, as fs.write does.
+// WriteNewFile (file_write.h) is the same on any pool thread: a network's
+// save encodes and writes with it in one job (workers.cc, EncodeWorker).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
