@@ -6,9 +6,10 @@
  * each mini-batch is formed; floats are used as they are.
  */
 import { native, type NativeBytes, type NativeDataset } from './binding';
-import { codedError, ErrorCodes, hdrnnError } from './errors';
+import { ErrorCodes, hdrnnError } from './errors';
 import type { CsvInfo } from './csv';
-import { attached, integer, isDetached, numbers, options, opt, rangeError, typedKind, typedLength, typedWindow, typeError } from './validate';
+import { alloc, copyChecked, runInTurns, runNow, VALUES_PER_TURN, type Copy, type Values } from './native-copy';
+import { attached, integer, numbers, options, opt, rangeError, typedLength, typeError } from './validate';
 
 export type InputValues = Uint8Array | Float32Array;
 
@@ -110,9 +111,9 @@ export class Dataset {
 
   /**
    * Dataset.from, for a service that must stay responsive: the same checks
-   * and the same copy, in slices of 256 Ki values with a turn of the event
-   * loop between them (each about a millisecond), into memory allocated off
-   * the JavaScript thread. An array detached or resized meanwhile is an
+   * and the same copy, in slices of about 1 MiB with a turn of the event
+   * loop between them, into memory allocated off the JavaScript thread
+   * (lib/native-copy.ts). An array detached or resized meanwhile is an
    * error (ERR_INVALID_ARG_VALUE), never a read of freed memory.
    */
   static async fromAsync(source: DatasetSource): Promise<Dataset> {
@@ -255,74 +256,8 @@ export class Dataset {
   }
 }
 
-/** Values copied and checked between two turns of the event loop (Dataset.fromAsync). */
-const SLICE = 1 << 18;
-
-type Values = Uint8Array | Uint8ClampedArray | Float32Array | Float64Array | readonly number[];
-
-/** What building a dataset asks of its driver: native memory of n bytes, or (undefined) a turn of the event loop. */
-type Step = { alloc: number } | undefined;
-
-function* alloc(n: number): Generator<Step, NativeBytes, NativeBytes | undefined> {
-  const bytes = yield { alloc: n };
-  return bytes!;
-}
-
-/**
- * Copies `length` values of `from` into `to` slice by slice, yielding
- * between slices; after each turn the source is checked again (a typed
- * array can be detached or its resizable buffer shrunk meanwhile). Floats
- * are checked finite as stored (float32), from our copy.
- */
-function* copyChecked(from: Values, to: Uint8Array | Float32Array, length: number, name: string, finite: boolean): Generator<Step, void, NativeBytes | undefined> {
-  const typed = !Array.isArray(from);
-  for (let at = 0; at < length; at += SLICE) {
-    const n = Math.min(SLICE, length - at);
-    if (at > 0) yield;
-    // Checked before every slice: the allocation before the first may also have been a turn.
-    if (typed && (isDetached(from as ArrayBufferView) || typedLength(from as ArrayBufferView) < length)) {
-      throw codedError(TypeError, ErrorCodes.INVALID_ARG_VALUE, `${name} was detached or resized while it was being copied`);
-    }
-    if (typed) {
-      const real = typedKind(from);
-      const kind = real === 'Float64Array' ? Float64Array : real === 'Float32Array' ? Float32Array : Uint8Array;
-      const window = typedWindow(from as Float32Array, kind as never, at, n);
-      to.set(window as ArrayLike<number>, at);
-    } else {
-      to.set((from as readonly number[]).slice(at, at + n), at);
-    }
-    if (finite) {
-      for (let i = at; i < at + n; i++) {
-        if (!Number.isFinite(to[i])) throw rangeError(`${name}[${i}]`, 'a finite number (as a float32)', (from as ArrayLike<number>)[i]);
-      }
-    }
-  }
-}
-
-/** Runs a build to its end at once (Dataset.from). */
-function runNow(g: Generator<Step, Dataset, NativeBytes | undefined>): Dataset {
-  let r = g.next();
-  while (!r.done) r = g.next(r.value ? new native.NativeBytes(r.value.alloc) : undefined);
-  return r.value;
-}
-
-/** Bigger blocks are allocated (and zeroed) on libuv's pool. */
-const ALLOC_AT_ONCE = 256 << 10;
-
-/** Runs a build with turns of the event loop between its slices (Dataset.fromAsync). */
-async function runInTurns(g: Generator<Step, Dataset, NativeBytes | undefined>): Promise<Dataset> {
-  let r = g.next();
-  while (!r.done) {
-    const step = r.value;
-    let value: NativeBytes | undefined;
-    if (step === undefined) await new Promise<void>((resolve) => setImmediate(resolve));
-    else value = step.alloc <= ALLOC_AT_ONCE ? new native.NativeBytes(step.alloc) : await native.allocBytes(step.alloc);
-    r = g.next(value);
-  }
-  return r.value;
-}
-
-function* build(source: DatasetSource, make: (parts: Parts) => Dataset): Generator<Step, Dataset, NativeBytes | undefined> {
+/** Checks a DatasetSource and copies it into native memory (a copy for runNow or runInTurns, native-copy.ts). */
+function* build(source: DatasetSource, make: (parts: Parts) => Dataset): Copy<Dataset> {
   const o = options(source, 'source');
   const inputs = opt(o, 'inputs');
   const labels = opt(o, 'labels');
@@ -393,7 +328,7 @@ function* build(source: DatasetSource, make: (parts: Parts) => Dataset): Generat
     const list = new Float64Array(count);
     let max = -1;
     for (let i = 0; i < count; i++) {
-      if (i > 0 && i % SLICE === 0) yield;
+      if (i > 0 && i % VALUES_PER_TURN === 0) yield;
       const v = source[i];
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 2 ** 32 - 2) {
         throw rangeError(`source.labels[${i}]`, 'an integer class index from 0', v);

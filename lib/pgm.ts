@@ -7,7 +7,7 @@ import { ErrorCodes, hdrnnError } from './errors';
 import { readFileNative } from './files';
 import { copyToNative } from './native-copy';
 import { resolveLimits, type Limits } from './limits';
-import { attached, options, opt, path as checkPath, typeError } from './validate';
+import { attached, options, opt, path as checkPath, typedLength, typeError } from './validate';
 
 export interface GreyImage {
   width: number;
@@ -40,8 +40,9 @@ export async function decodePgm(data: Uint8Array, opts?: ReadPgmOptions): Promis
   if (!(data instanceof Uint8Array)) throw typeError('data', 'a Buffer or Uint8Array', data);
   attached(data, 'data');
   const limits = resolveLimits(opt(options(opts, 'options'), 'limits'));
-  if (data.byteLength > limits.maxFileBytes) {
-    throw hdrnnError(ErrorCodes.LIMIT, `data is ${data.byteLength} bytes, more than the limit of ${limits.maxFileBytes} (limits.maxFileBytes)`);
+  const length = typedLength(data);
+  if (length > limits.maxFileBytes) {
+    throw hdrnnError(ErrorCodes.LIMIT, `data is ${length} bytes, more than the limit of ${limits.maxFileBytes} (limits.maxFileBytes)`);
   }
   // Copied into native memory (in slices, see native-copy.ts): decoding
   // runs off the JavaScript thread and never reads the caller's buffer.

@@ -146,20 +146,19 @@ export function typedKind(view: unknown): string | undefined {
 }
 
 /**
- * Elements [at, at + n) of a typed array as a new plain view of the same
- * kind on the same memory, built from the intrinsic buffer and offset (a
- * subclass's own subarray or Symbol.species cannot hand back something else).
+ * Elements [at, at + n) of a typed array as a new plain view of `kind` on
+ * the same memory, built from the intrinsic buffer and offset (a subclass's
+ * own subarray or Symbol.species cannot hand back something else).
  */
-export function typedWindow<T extends Uint8Array | Uint8ClampedArray | Float32Array | Float64Array>(
-  view: T,
-  kind: new (buffer: ArrayBufferLike, byteOffset: number, length: number) => T,
+export function typedWindow(
+  view: ArrayBufferView,
+  kind: Uint8ArrayConstructor | Float32ArrayConstructor | Float64ArrayConstructor,
   at: number,
   n: number,
-): T {
-  const buffer = Reflect.apply(TYPED_BUFFER, view, []) as ArrayBufferLike;
+): Uint8Array | Float32Array | Float64Array {
+  const buffer = Reflect.apply(TYPED_BUFFER, view, []) as ArrayBuffer;
   const offset = Reflect.apply(TYPED_OFFSET, view, []) as number;
-  const size = (kind as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
-  return new kind(buffer, offset + at * size, n);
+  return new kind(buffer, offset + at * kind.BYTES_PER_ELEMENT, n);
 }
 
 /** The real element count of a typed array (never its own `length` property). */
