@@ -41,7 +41,7 @@ static hdrnn_code check_working(const hdrnn_trainer *t, unsigned threads, hdrnn_
      * inputs (train_batched.c). */
     for (size_t l = 0; ok && l < net->layer_count; l++)
       ok = hdrnn_add_bytes(&bytes, 2 * rows, (uint64_t)net->sizes[l] * sizeof(float) * (l == 0 ? 1 : 2));
-    if (ok && outputs <= 64)
+    if (ok && hdrnn_batched_replicated_top(net))
       ok = hdrnn_add_bytes(&bytes, 2 * (uint64_t)threads * rows, outputs * sizeof(float));
     if (ok && hdrnn_batched_private_inputs(net, (size_t)rows, threads))
       ok = hdrnn_add_bytes(&bytes, 2 * (uint64_t)threads * rows, (uint64_t)net->sizes[0] * sizeof(float));

@@ -66,6 +66,12 @@
  */
 #define PRIVATE_INPUTS_MAX ((size_t)512 << 10)
 
+int hdrnn_batched_replicated_top(const hdrnn_network *net) {
+  /* A softmax output needs whole rows: every thread computes it. */
+  return net->sizes[net->layer_count - 1] <= REPLICATED_TOP_MAX ||
+         net->activations[net->layer_count - 2] == HDRNN_ACTIVATION_SOFTMAX;
+}
+
 int hdrnn_batched_private_inputs(const hdrnn_network *net, size_t rows, unsigned threads) {
   size_t bytes;
   return threads > 1 && hdrnn_mul_size(rows, (size_t)net->sizes[0] * sizeof(float), &bytes) &&
@@ -119,9 +125,7 @@ hdrnn_code hdrnn_batched_init(hdrnn_trainer *t, unsigned threads, hdrnn_status *
   if (!hdrnn_mul_size(rows, outputs, &total))
     return hdrnn_fail(status, HDRNN_ERR_LIMIT, "batch size %zu is too large", rows);
   b->threads = threads;
-  /* A softmax output needs whole rows: every thread computes it. */
-  b->replicated_top = outputs <= REPLICATED_TOP_MAX ||
-                      net->activations[net->layer_count - 2] == HDRNN_ACTIVATION_SOFTMAX;
+  b->replicated_top = hdrnn_batched_replicated_top(net);
   b->private_inputs = hdrnn_batched_private_inputs(net, rows, threads);
   int ok = 1;
   for (int p = 0; p < 2 && ok; p++) {
@@ -207,10 +211,15 @@ static float *top_deltas(const batch_ctx *c) {
   return b->replicated_top ? b->top_deltas[c->tid] : b->deltas[c->p][c->t->net->layer_count - 1];
 }
 
+/* Whether this thread reads batch c's inputs from a copy of its own. */
+static int own_inputs(const batch_ctx *c) {
+  return c->t->buffers.private_inputs && c->threads > 1;
+}
+
 /* The inputs of batch c as this thread reads them: its own copy, or the shared one. */
 static float *inputs(const batch_ctx *c) {
   const hdrnn_batch_buffers *b = &c->t->buffers;
-  return b->private_inputs && c->threads > 1 ? b->inputs[c->p][c->tid] : b->activations[c->p][0];
+  return own_inputs(c) ? b->inputs[c->p][c->tid] : b->activations[c->p][0];
 }
 
 /* What layer l reads: a[l-1], the inputs for l = 1. */
@@ -221,7 +230,7 @@ static const float *layer_input(const batch_ctx *c, size_t l) {
 /* The rows of batch c's inputs this thread loads: all of them into its own
  * copy, or its share of the shared one. */
 static void my_input_rows(const batch_ctx *c, size_t *begin, size_t *end) {
-  if (c->t->buffers.private_inputs && c->threads > 1) {
+  if (own_inputs(c)) {
     *begin = 0;
     *end = c->rows;
   } else {
@@ -346,10 +355,11 @@ static void backward_mine(const batch_ctx *c, size_t l) {
                           begin, end);
 }
 
-/* b[j] += alpha * (sum of d[r][j] over the batch), j in [begin, end); or the
- * optimizer's step from that sum. */
+/* Neurons whose bias sums are formed together (a small stack buffer). */
 #define BIAS_BLOCK 64
 
+/* b[j] += alpha * (sum of d[r][j] over the batch), j in [begin, end); or the
+ * optimizer's step from that sum. */
 static void update_biases(const batch_ctx *c, float *b, const float *d, size_t width, size_t begin,
                           size_t end) {
   const hdrnn_trainer *t = c->t;

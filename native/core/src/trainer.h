@@ -30,8 +30,10 @@ typedef struct hdrnn_batch_buffers {
   int private_inputs; /* 1: each thread reads its own copy of the inputs */
 } hdrnn_batch_buffers;
 
-/* Whether a batch of `rows` inputs is loaded by every thread into its own
- * buffer (train_batched.c says why); the trainer sizes its workspaces by it. */
+/* Whether every thread computes the output layer itself, and whether a
+ * batch of `rows` inputs is loaded by every thread into its own buffer
+ * (train_batched.c says why); the trainer sizes its workspaces by them. */
+int hdrnn_batched_replicated_top(const hdrnn_network *net);
 int hdrnn_batched_private_inputs(const hdrnn_network *net, size_t rows, unsigned threads);
 
 /*
