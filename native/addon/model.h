@@ -16,11 +16,10 @@
 namespace hdrnn_addon {
 
 // model: undefined or { activations?: string[], loss?: string, init?: string }.
-// Sets them on net and draws its parameters with seed. Throws on bad values
-// (net stays owned by the caller).
-// Sets the model options (activations, loss) and checks them; returns the
-// weight initialisation the options ask for (hdrnn_network_init is the
-// caller's: at once, or on a pool thread for Network.create).
+// Sets the activations and loss on net and checks them; returns the weight
+// initialisation `init` asks for (drawing the weights is the caller's: at
+// once, or on a pool thread for Network.create). Throws on bad values (net
+// stays owned by the caller).
 hdrnn_init ApplyModel(Napi::Env env, hdrnn_network *net, const Napi::Value &model);
 
 // The optimizer, weightDecay and schedule options of o into options (epochs:

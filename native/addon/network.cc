@@ -80,10 +80,12 @@ Napi::Function NetworkWrap::Define(Napi::Env env) {
   return ctor;
 }
 
+static Napi::Error DisposedError(Napi::Env env) {
+  return MakeError(env, "ERR_HDRNN_DISPOSED", "this network was disposed (net.dispose()): its memory is freed");
+}
+
 const std::shared_ptr<NetState> &NetworkWrap::Live(Napi::Env env) const {
-  if (!state_)
-    throw MakeError(env, "ERR_HDRNN_DISPOSED",
-                    "this network was disposed (net.dispose()): its memory is freed");
+  if (!state_) throw DisposedError(env);
   if (init_pending_)
     throw MakeError(env, "ERR_HDRNN_BUSY", "this network's weights are not set yet (initWeights())");
   return state_;
@@ -180,7 +182,7 @@ class InitWorker : public PromiseWorker {
 
 Napi::Value NetworkWrap::InitWeights(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!state_) throw MakeError(env, "ERR_HDRNN_DISPOSED", "this network was disposed (net.dispose()): its memory is freed");
+  if (!state_) throw DisposedError(env);
   if (!init_pending_) throw MakeError(env, "ERR_HDRNN_BUSY", "the weights are already set");
   if (init_running_) throw MakeError(env, "ERR_HDRNN_BUSY", "the weights are being set");
   init_running_ = true;

@@ -56,7 +56,6 @@ struct TrainEvent;
 // boards' libstdc++ lacks (scripts/check-glibc.sh); list nodes do not.
 using EventQueue = std::list<std::unique_ptr<TrainEvent>>;
 
-
 class TrainJob {
  public:
   // net.train(train, test | null, options, onEvent) -> { abort() }
