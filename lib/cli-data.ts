@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { UsageError, type CliOptions } from './cli-args';
 import { catchInterrupts, exitCodeFor } from './cli/signals';
 import { splitDataset } from './train-control';
-import { resumeFrom } from './cli-resume';
+import { inWholeRun, resumeFrom } from './cli-resume';
 import { writeFileAtomic } from './files';
 import { Network, loadCsv, type CsvOptions, type Dataset, type EpochReport, type KernelName, type TrainNetworkOptions, type TrainReport } from './index';
 
@@ -63,9 +63,9 @@ function modelDefaults(o: CliOptions, task: 'classification' | 'regression'): Pa
 export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
   if (o.target === undefined) throw new UsageError('train --csv needs --target COLUMN (the column to predict)');
   const task = o.task ?? 'classification';
-  const { epochs: total } = modelDefaults(o, task);
+  const { epochs: all, batchSize, learningRate, optimizer, weightDecay, ...model } = modelDefaults(o, task);
   // --resume: the checkpoint's network (its classes and standardisation too) goes on.
-  const resumed = o.resume !== undefined ? await resumeFrom(o.resume, total!) : undefined;
+  const resumed = o.resume !== undefined ? await resumeFrom(o.resume, all!) : undefined;
   const known = task === 'classification' ? resumed?.network.classes : undefined;
   const data = await loadCsv(o.csv!, csvOptions(o, { task, ...(known ? { classes: known } : {}) }));
   const validation = o.validation ?? (o.patience !== undefined ? 0.1 : undefined);
@@ -76,7 +76,6 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
   const started = Date.now();
   const reports: EpochReport[] = [];
   const human = !o.json;
-  const { epochs: all, batchSize, learningRate, optimizer, weightDecay, ...model } = modelDefaults(o, task);
   const done = resumed?.done ?? 0;
   const epochs = all! - done;
   const outputs = task === 'regression' ? data.targetSize : data.classes;
@@ -148,7 +147,7 @@ export async function csvTrainCommand(o: CliOptions, io: Io): Promise<number> {
   const metrics = task === 'classification' ? { accuracy: evaluation.accuracy } : { rmse: evaluation.rmse, mae: evaluation.mae };
   if (o.json) {
     io.out.write(
-      `${JSON.stringify({ command: 'train', csv: path.resolve(o.csv!), task, shape: net.shape, rows: data.count, dropped: data.csv?.dropped ?? 0, features: data.csv?.features, classes: net.classes, epochs: reports.map(({ state: _state, ...r }) => ({ ...r, epoch: done + r.epoch, epochs: all })), stopped: report.stopped ?? null, best: report.best ?? null, file: metrics, seconds, net: path.resolve(o.net) })}\n`,
+      `${JSON.stringify({ command: 'train', csv: path.resolve(o.csv!), task, shape: net.shape, rows: data.count, dropped: data.csv?.dropped ?? 0, features: data.csv?.features, classes: net.classes, epochs: inWholeRun(reports, done, all!), stopped: report.stopped ?? null, best: report.best ?? null, file: metrics, seconds, net: path.resolve(o.net) })}\n`,
     );
   } else {
     const stop = report.stopped ? ` (early stop at epoch ${report.stopped.epoch}${report.best?.restored ? `, kept epoch ${report.best.epoch}` : ''})` : '';

@@ -9,7 +9,7 @@ import { UsageError, parseArgs, usageFor, type CliOptions } from './cli-args';
 import { ProgressBar } from './cli/progress';
 import { catchInterrupts, exitCodeFor, survivePipeClose } from './cli/signals';
 import { writeFileAtomic } from './files';
-import { resumeFrom } from './cli-resume';
+import { inWholeRun, resumeFrom } from './cli-resume';
 import { csvEvalCommand, csvInferCommand, csvTrainCommand, exportCommand } from './cli-data';
 import { fleetMain } from './cli-fleet';
 import {
@@ -147,8 +147,7 @@ async function trainCommand(o: CliOptions, io: Io): Promise<number> {
         parameters: net.parameterCount,
         activations: net.activations,
         loss: net.loss,
-        // Numbered in the whole run (a resumed run's first epoch is the checkpoint's next).
-        epochs: report.epochs.map(({ state: _state, ...e }) => ({ ...e, epoch: done + e.epoch, epochs: o.epochs })),
+        epochs: inWholeRun(report.epochs, done, o.epochs),
         trainingSeconds: report.seconds,
         seconds,
         net: path.resolve(o.net),
